@@ -1,0 +1,247 @@
+"""Underway: the task registry, the store, and dispatch/get/list/wait/cancel/retry."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, overload
+
+from . import codec
+from .errors import JobNotFound, UnknownTask
+from .ids import new_job_id
+from .job import Job
+from .model import FINISHED, NewJob, Status, status_document
+from .settings import DEFAULT_LEASE_SECONDS, eager_from_env
+from .settings import database_url as database_url_from
+from .states import after_error
+from .store import Lease, Outcome, ProgressWrite, Store, open_store
+from .tasks import Task, TaskOptions
+
+WAIT_POLL_SECONDS = 0.05
+
+
+class Underway:
+    """A job system: tasks registered with @app.task, jobs kept in the database at database_url.
+
+    database_url defaults to UNDERWAY_DATABASE_URL, else sqlite:///underway.db. A bad URL or an
+    unwritable path raises ConfigurationError here; the schema is created on first use.
+    """
+
+    def __init__(self, database_url: str | None = None, *, eager: bool | None = None) -> None:
+        self.use_database(database_url_from(database_url))
+        self.eager = eager_from_env() if eager is None else eager
+        self.tasks: dict[str, Task] = {}
+        self._lock = threading.Lock()
+
+    def use_database(self, url: str) -> None:
+        """Point this app (and so its tasks' dispatch) at another database."""
+        self.database_url = url
+        self.store: Store = open_store(url)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    @overload
+    def task(self, name: Callable[..., Any]) -> Task: ...
+
+    @overload
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        queue: str = "default",
+        timeout: float | None = None,
+        tries: int = 1,
+        backoff: float = 1.0,
+        priority: int = 0,
+    ) -> Callable[[Callable[..., Any]], Task]: ...
+
+    def task(
+        self,
+        name: str | Callable[..., Any] | None = None,
+        *,
+        queue: str = "default",
+        timeout: float | None = None,
+        tries: int = 1,
+        backoff: float = 1.0,
+        priority: int = 0,
+    ) -> Task | Callable[[Callable[..., Any]], Task]:
+        """Register a def or async def function as a task (usable bare or with options)."""
+        options = TaskOptions(queue, timeout, tries, backoff, priority)
+        if callable(name):
+            return self._register(name, None, options)
+        return lambda fn: self._register(fn, name, options)
+
+    def _register(self, fn: Callable[..., Any], name: str | None, options: TaskOptions) -> Task:
+        task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+        with self._lock:
+            existing = self.tasks.get(task_name)
+            if existing is not None and existing.fn is not fn:
+                raise ValueError(
+                    f"a different function is already registered as task {task_name!r}"
+                )
+            task = Task(self, fn, task_name, options)
+            self.tasks[task_name] = task
+        return task
+
+    def _task(self, task_or_name: Task | str) -> Task:
+        if isinstance(task_or_name, Task):
+            return task_or_name
+        task = self.tasks.get(task_or_name)
+        if task is None:
+            known = ", ".join(sorted(self.tasks)) or "none"
+            raise UnknownTask(f"no task named {task_or_name!r} is registered (known: {known})")
+        return task
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def dispatch(
+        self,
+        task_or_name: Task | str,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        owner: str | None = None,
+        unique_key: str | None = None,
+    ) -> str:
+        """Queue a job and return its id. kwargs must be JSON; anything else is a TypeError."""
+        task = self._task(task_or_name)
+        kwargs = {} if kwargs is None else kwargs
+        codec.check_arguments(task.name, kwargs)
+        if delay is not None and delay < 0:
+            raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
+        now = time.time()
+        job = NewJob(
+            id=new_job_id(),
+            task=task.name,
+            queue=queue or task.options.queue,
+            args=kwargs,
+            priority=task.options.priority if priority is None else int(priority),
+            max_attempts=task.options.tries,
+            timeout=task.options.timeout,
+            backoff=task.options.backoff,
+            created_at=now,
+            available_at=now + (delay or 0.0),
+            owner=owner,
+            unique_key=unique_key,
+        )
+        job_id = self.store.job_enqueue(job)
+        if self.eager and job_id == job.id:
+            self._run_eagerly(task, job_id)
+        return job_id
+
+    def _run_eagerly(self, task: Task, job_id: str) -> None:
+        """Run every attempt now, in this thread, writing the status document as a worker
+        would. Backoff waits are skipped."""
+        from .worker.executor import run_inline
+
+        worker_id = f"eager-{os.getpid()}"
+        while True:
+            record = self.store.job_claim_one(worker_id, job_id, DEFAULT_LEASE_SECONDS, time.time())
+            if record is None:
+                return
+            lease = Lease(record.id, record.attempts)
+
+            def save(_job: Job, write: ProgressWrite) -> bool:
+                return not self.store.job_write_progress(worker_id, [write])
+
+            job = Job.resuming(record, save)
+            attempt = run_inline(task, job, record.args)
+            now = time.time()
+            if attempt.kind == "completed":
+                status, retry_at = Status.COMPLETED, None
+            else:
+                status, retry_at = after_error(
+                    lease.attempt, record.max_attempts, 0.0, now, attempt.retryable
+                )
+            outcome = Outcome(
+                lease,
+                status,
+                now,
+                attempt.result,
+                attempt.error,
+                attempt.traceback,
+                retry_at,
+                job.take_progress(force=True),
+            )
+            self.store.job_finish(worker_id, [outcome])
+            if status != Status.PENDING:
+                return
+
+    # -- reading and operating -----------------------------------------------------------------
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The job's status document, or None."""
+        record = self.store.job_get(job_id)
+        return None if record is None else status_document(record)
+
+    def list(
+        self,
+        status: str | Status | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Status documents newest first (without results and errors), and the cursor of the
+        next page (None on the last one)."""
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"limit must be between 1 and 1000, got {limit}")
+        page = self.store.job_list(
+            status=Status(status) if status else None,
+            task=task,
+            queue=queue,
+            owner=owner,
+            limit=limit,
+            cursor=cursor,
+        )
+        return [status_document(job) for job in page.jobs], page.next_cursor
+
+    def wait(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the job is completed, failed or cancelled; return its status document.
+        Raises JobNotFound, or TimeoutError when timeout seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            document = self.get(job_id)
+            if document is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            if Status(document["status"]) in FINISHED:
+                return document
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {document['status']} after {timeout} s")
+            time.sleep(delay)
+            delay = min(WAIT_POLL_SECONDS, delay * 2)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a pending job (it never runs) or a processing one (its worker stops it)."""
+        return status_document(self.store.job_cancel(job_id, time.time()))
+
+    def retry(self, job_id: str) -> dict[str, Any]:
+        """Queue a failed or cancelled job again, resuming from its checkpoint."""
+        return status_document(self.store.job_retry(job_id, time.time()))
+
+    def delete(self, job_id: str) -> bool:
+        return self.store.job_delete(job_id)
+
+    def prune(self, older_than: float) -> int:
+        """Delete jobs that finished more than older_than seconds ago."""
+        return self.store.job_prune(time.time() - older_than)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per queue and status, jobs finished in the last minute, workers alive."""
+        stats = self.store.stats(time.time())
+        return {
+            "queues": stats.counts,
+            "completed_last_minute": stats.completed_last_minute,
+            "failed_last_minute": stats.failed_last_minute,
+            "workers": [asdict(worker) for worker in stats.workers],
+        }
+
+    def __repr__(self) -> str:
+        return f"<Underway {self.database_url} tasks={len(self.tasks)}>"

@@ -1,0 +1,25 @@
+"""The few exceptions underway raises on purpose."""
+
+
+class UnderwayError(Exception):
+    """Base class: a problem underway can name in one line."""
+
+
+class ConfigurationError(UnderwayError):
+    """A bad database URL, app path or option."""
+
+
+class StoreError(UnderwayError):
+    """The database cannot be used: corrupt, foreign, too new, or unreachable."""
+
+
+class JobNotFound(UnderwayError):
+    """No job has the given id."""
+
+
+class InvalidTransition(UnderwayError):
+    """The job is not in a state that allows the requested change."""
+
+
+class UnknownTask(UnderwayError):
+    """No task with that name is registered."""

@@ -1,0 +1,40 @@
+"""open_store(url): picks the backend by the URL's scheme and imports it lazily."""
+
+from __future__ import annotations
+
+from ..errors import ConfigurationError
+from ..settings import parse_database_url
+from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, Store, WorkerInfo
+
+__all__ = [
+    "JobPage",
+    "Lease",
+    "Outcome",
+    "ProgressWrite",
+    "Stats",
+    "Store",
+    "WorkerInfo",
+    "open_store",
+]
+
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+
+
+def open_store(url: str) -> Store:
+    parsed = parse_database_url(url)
+    if parsed.scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(parsed)
+    if parsed.scheme in POSTGRES_SCHEMES:
+        try:
+            from .postgres import PostgresStore  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"database URL {url!r} needs the PostgreSQL backend: "
+                f"pip install 'underway[postgres]' ({exc})"
+            ) from exc
+        return PostgresStore(parsed)  # type: ignore[no-any-return]
+    raise ConfigurationError(
+        f"database URL {url!r}: unknown scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)"
+    )

@@ -1,0 +1,167 @@
+"""The Store protocol: the only door to persistence.
+
+Every state change is one statement (or one transaction) that checks the current state, so two
+workers can never both claim, or both finish, one job. Writes from a worker are fenced by its
+lease: the job id, the attempt number the claim gave it and the worker's id. A write whose lease
+no longer matches (the job was rescued, cancelled or re-claimed) changes nothing and is reported
+back as refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..model import JobRecord, NewJob, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on one job: the fencing token for all its writes."""
+
+    job_id: str
+    attempt: int
+
+
+@dataclass(slots=True)
+class ProgressWrite:
+    """A job's progress as its attempt last reported it. Totals are absolute; entries are new."""
+
+    lease: Lease
+    total: int | None = None
+    processed: int = 0
+    current: str | None = None
+    usage: dict[str, float] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    checkpoint: Any = None
+    has_checkpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended. status is completed, failed, cancelled, or pending for a retry."""
+
+    lease: Lease
+    status: Status
+    finished_at: float
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    retry_at: float | None = None
+    progress: ProgressWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    processes: int
+    concurrency: int
+    started_at: float
+    last_seen_at: float
+    lease_seconds: float
+    running: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[JobRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    counts: dict[str, dict[str, int]]
+    completed_last_minute: int
+    failed_last_minute: int
+    workers: list[WorkerInfo]
+
+
+class Store(Protocol):
+    url: str
+
+    def schema_ensure(self) -> None:
+        """Create or migrate the schema; refuse a database that is not underway's or is newer."""
+
+    def close(self) -> None:
+        """Release connections held by this process."""
+
+    def job_enqueue(self, job: NewJob) -> str:
+        """Insert a pending job and return its id. When job.unique_key is set and a pending or
+        processing job already has that key, insert nothing and return that job's id."""
+
+    def job_get(self, job_id: str) -> JobRecord | None:
+        """The job with its results and errors, or None."""
+
+    def job_list(
+        self,
+        *,
+        status: Status | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Jobs newest first, without results and errors. cursor is the last id of the previous
+        page; next_cursor is None on the last page."""
+
+    def job_claim(
+        self, worker_id: str, *, queues: Sequence[str], limit: int, lease_seconds: float, now: float
+    ) -> list[JobRecord]:
+        """Move up to limit ready pending jobs to processing for this worker, charging an attempt.
+        Queues are tried in the given order (empty: all queues); within one, higher priority
+        first, then oldest first. Returned records carry progress, usage and checkpoint."""
+
+    def job_claim_one(
+        self, worker_id: str, job_id: str, lease_seconds: float, now: float
+    ) -> JobRecord | None:
+        """Claim one given job if it is pending (eager mode runs a job where it was dispatched)."""
+
+    def job_heartbeat(
+        self, worker: WorkerInfo, leases: Sequence[Lease], lease_seconds: float, now: float
+    ) -> set[str]:
+        """Record the worker as alive and renew its leases; return the ids it still holds. A
+        lease not returned was lost (cancelled, rescued): the worker must stop that job."""
+
+    def job_write_progress(self, worker_id: str, writes: Sequence[ProgressWrite]) -> list[str]:
+        """Store progress, usage, checkpoint and new entries; return the refused job ids."""
+
+    def job_finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
+        """End attempts (with their last progress) in one transaction; return refused ids."""
+
+    def job_release(self, worker_id: str, leases: Sequence[Lease], now: float) -> None:
+        """Put jobs back to pending without charging the attempt (shutdown, a sibling's crash)."""
+
+    def job_cancel(self, job_id: str, now: float) -> JobRecord:
+        """Cancel a pending or processing job. Raises JobNotFound or InvalidTransition."""
+
+    def job_retry(self, job_id: str, now: float) -> JobRecord:
+        """Make a failed or cancelled job pending again with a fresh allowance of tries, keeping
+        its checkpoint. Raises JobNotFound or InvalidTransition."""
+
+    def job_delete(self, job_id: str) -> bool:
+        """Delete a job that is not processing; True if it existed."""
+
+    def job_prune(self, finished_before: float) -> int:
+        """Delete finished jobs that ended before the given time; return how many."""
+
+    def lease_rescue(self, now: float) -> list[tuple[str, Status]]:
+        """Requeue (or fail, when no tries are left) processing jobs whose lease has run out."""
+
+    def stats(self, now: float) -> Stats:
+        """Counts per queue and status, recent throughput and the workers alive."""
+
+    def worker_remove(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+
+    def work_wake_fd(self) -> int | None:
+        """A file descriptor that turns readable when new work may be ready, or None when the
+        caller must poll work_changed()."""
+
+    def work_changed(self) -> bool:
+        """Cheap check: may new work have arrived since the last call?"""

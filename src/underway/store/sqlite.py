@@ -1,0 +1,486 @@
+"""SQLite backend: one file in WAL mode, the zero-setup default on one machine."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .. import codec
+from ..errors import ConfigurationError, InvalidTransition, JobNotFound, StoreError
+from ..model import JobRecord, NewJob, Status
+from ..settings import DatabaseURL
+from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
+from .queries import load_queries
+
+# "undw": marks a file as underway's so that a foreign database is never written to.
+APPLICATION_ID = 0x756E6477
+SCHEMA_VERSION = 1
+WORKERS_FORGOTTEN_AFTER = 24 * 3600.0
+
+Q = load_queries("sqlite")
+SYNCHRONOUS_MODES = frozenset({"off", "normal", "full", "extra"})
+
+
+def _check_writable(url: str, path: str) -> None:
+    if path in ("", ":memory:") or path.startswith("file::memory:"):
+        raise ConfigurationError(
+            f"database URL {url!r}: an in-memory database cannot be shared with workers; "
+            "give a file path such as sqlite:///underway.db"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(f"database URL {url!r}: folder {folder} does not exist")
+    target = path if os.path.exists(path) else folder
+    if not os.access(target, os.W_OK):
+        raise ConfigurationError(f"database URL {url!r}: {target} is not writable")
+
+
+class SQLiteStore:
+    """Thread-safe: each thread gets its own connection; writes run in BEGIN IMMEDIATE."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url.raw
+        self.path = url.path
+        _check_writable(url.raw, url.path)
+        self.synchronous = url.options.get("synchronous", "normal").lower()
+        if self.synchronous not in SYNCHRONOUS_MODES:
+            raise ConfigurationError(
+                f"database URL {url.raw!r}: synchronous must be one of {sorted(SYNCHRONOUS_MODES)}"
+            )
+        try:
+            self.busy_timeout = float(url.options.get("timeout", "30"))
+        except ValueError:
+            raise ConfigurationError(f"database URL {url.raw!r}: timeout must be seconds") from None
+        self._local = threading.local()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+        self._connections: list[sqlite3.Connection] = []
+        self._data_version: int | None = None
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self._schema_ready:
+                self.schema_ensure()
+            conn = self._connect()
+            self._local.conn = conn
+            self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
+        self._local = threading.local()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def schema_ensure(self) -> None:
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            conn = self._connect()
+            try:
+                self._migrate(conn)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+            finally:
+                conn.close()
+            self._schema_ready = True
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            if app_id != APPLICATION_ID and (app_id != 0 or tables):
+                raise StoreError(
+                    f"{self.path} is not an underway database (it holds tables: "
+                    f"{', '.join(tables) or 'none'}); refusing to touch it"
+                )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this underway "
+                    f"({SCHEMA_VERSION}); upgrade underway"
+                )
+            if version < 1:
+                for statement in Q["schema_v1"].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- dispatch and reads --------------------------------------------------------------------
+
+    def job_enqueue(self, job: NewJob) -> str:
+        params = {
+            "id": job.id,
+            "task": job.task,
+            "queue": job.queue,
+            "priority": job.priority,
+            "owner": job.owner,
+            "unique_key": job.unique_key,
+            "args": codec.dumps(job.args),
+            "tries": job.max_attempts,
+            "timeout": job.timeout,
+            "backoff": job.backoff,
+            "created_at": job.created_at,
+            "available_at": job.available_at,
+        }
+        with self._write() as conn:
+            inserted = conn.execute(Q["job_insert"], params).rowcount
+            if inserted:
+                return job.id
+            row = conn.execute(Q["job_active_by_unique_key"], params).fetchone()
+        if row is None:
+            raise StoreError(f"job {job.id} was neither inserted nor found by its unique key")
+        return str(row["id"])
+
+    def job_get(self, job_id: str) -> JobRecord | None:
+        conn = self._conn
+        row = conn.execute(Q["job_get"], {"id": job_id}).fetchone()
+        if row is None:
+            return None
+        entries = conn.execute(Q["job_entries"], {"id": job_id}).fetchall()
+        return _record(row, entries)
+
+    def job_list(
+        self,
+        *,
+        status: Status | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        params = {
+            "status": status.value if status else None,
+            "task": task,
+            "queue": queue,
+            "owner": owner,
+            "cursor": cursor,
+            "limit": limit + 1,
+        }
+        rows = self._conn.execute(Q["job_list"], params).fetchall()
+        jobs = [_record(row) for row in rows[:limit]]
+        next_cursor = jobs[-1].id if len(rows) > limit and jobs else None
+        return JobPage(jobs, next_cursor)
+
+    # -- worker side ---------------------------------------------------------------------------
+
+    def job_claim(
+        self, worker_id: str, *, queues: Sequence[str], limit: int, lease_seconds: float, now: float
+    ) -> list[JobRecord]:
+        params: dict[str, Any] = {
+            "worker_id": worker_id,
+            "lease_expires_at": now + lease_seconds,
+            "now": now,
+            "limit": limit,
+        }
+        claimed: list[JobRecord] = []
+        with self._write() as conn:
+            if not queues:
+                claimed = [_record(r) for r in conn.execute(Q["job_claim_any"], params)]
+            for queue in queues:
+                params["queue"] = queue
+                params["limit"] = limit - len(claimed)
+                claimed.extend(_record(r) for r in conn.execute(Q["job_claim_queue"], params))
+                if len(claimed) >= limit:
+                    break
+        if not queues:
+            claimed.sort(key=lambda job: (-job.priority, job.id))
+        return claimed
+
+    def job_claim_one(
+        self, worker_id: str, job_id: str, lease_seconds: float, now: float
+    ) -> JobRecord | None:
+        params = {
+            "id": job_id,
+            "worker_id": worker_id,
+            "lease_expires_at": now + lease_seconds,
+            "now": now,
+        }
+        with self._write() as conn:
+            row = conn.execute(Q["job_claim_id"], params).fetchone()
+        return None if row is None else _record(row)
+
+    def job_heartbeat(
+        self, worker: WorkerInfo, leases: Sequence[Lease], lease_seconds: float, now: float
+    ) -> set[str]:
+        wanted = {lease.job_id: lease.attempt for lease in leases}
+        with self._write() as conn:
+            conn.execute(Q["worker_upsert"], _worker_params(worker))
+            rows = conn.execute(
+                Q["job_renew_leases"],
+                {"worker_id": worker.id, "lease_expires_at": now + lease_seconds},
+            ).fetchall()
+        return {row["id"] for row in rows if wanted.get(row["id"]) == row["attempts"]}
+
+    def job_write_progress(self, worker_id: str, writes: Sequence[ProgressWrite]) -> list[str]:
+        with self._write() as conn:
+            return [w.lease.job_id for w in writes if not _write_progress(conn, worker_id, w)]
+
+    def job_finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
+        refused = []
+        with self._write() as conn:
+            for outcome in outcomes:
+                if outcome.progress is not None:
+                    _write_progress(conn, worker_id, outcome.progress)
+                if not _finish(conn, worker_id, outcome):
+                    refused.append(outcome.lease.job_id)
+        return refused
+
+    def job_release(self, worker_id: str, leases: Sequence[Lease], now: float) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                Q["job_release"],
+                [
+                    {
+                        "id": lease.job_id,
+                        "attempt": lease.attempt,
+                        "worker_id": worker_id,
+                        "now": now,
+                    }
+                    for lease in leases
+                ],
+            )
+
+    def lease_rescue(self, now: float) -> list[tuple[str, Status]]:
+        with self._write() as conn:
+            rows = conn.execute(Q["lease_rescue"], {"now": now}).fetchall()
+            conn.executemany(
+                Q["entry_insert"],
+                [
+                    {
+                        "job_id": row["id"],
+                        "kind": "error",
+                        "body": f"attempt {row['attempts']}: WorkerLost: "
+                        "the worker stopped renewing its lease",
+                    }
+                    for row in rows
+                ],
+            )
+            conn.execute(Q["workers_forget_stale"], {"before": now - WORKERS_FORGOTTEN_AFTER})
+        return [(row["id"], Status(row["status"])) for row in rows]
+
+    def worker_remove(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(Q["worker_delete"], {"id": worker_id})
+
+    def work_wake_fd(self) -> int | None:
+        return None
+
+    def work_changed(self) -> bool:
+        # data_version moves when another connection commits; one of ours never moves it.
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
+
+    # -- operator actions ----------------------------------------------------------------------
+
+    def job_cancel(self, job_id: str, now: float) -> JobRecord:
+        with self._write() as conn:
+            changed = conn.execute(Q["job_cancel"], {"id": job_id, "now": now}).rowcount
+        return self._after_transition(job_id, changed, "cancel", "pending or processing")
+
+    def job_retry(self, job_id: str, now: float) -> JobRecord:
+        try:
+            with self._write() as conn:
+                changed = conn.execute(Q["job_retry"], {"id": job_id, "now": now}).rowcount
+        except sqlite3.IntegrityError:
+            raise InvalidTransition(
+                f"cannot retry job {job_id}: another job with its unique key is pending or running"
+            ) from None
+        return self._after_transition(job_id, changed, "retry", "failed or cancelled")
+
+    def _after_transition(self, job_id: str, changed: int, verb: str, allowed: str) -> JobRecord:
+        record = self.job_get(job_id)
+        if record is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        if not changed:
+            raise InvalidTransition(
+                f"cannot {verb} job {job_id}: it is {record.status.value}, not {allowed}"
+            )
+        return record
+
+    def job_delete(self, job_id: str) -> bool:
+        with self._write() as conn:
+            deleted = conn.execute(Q["job_delete"], {"id": job_id}).rowcount
+            if deleted:
+                conn.execute(Q["entries_delete"], {"id": job_id})
+        return bool(deleted)
+
+    def job_prune(self, finished_before: float) -> int:
+        with self._write() as conn:
+            conn.execute(Q["jobs_prune_entries"], {"before": finished_before})
+            return int(conn.execute(Q["jobs_prune"], {"before": finished_before}).rowcount)
+
+    def stats(self, now: float) -> Stats:
+        conn = self._conn
+        counts: dict[str, dict[str, int]] = {}
+        for row in conn.execute(Q["stats_counts"]):
+            counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
+        finished = {
+            row["status"]: row["n"]
+            for row in conn.execute(Q["stats_finished_since"], {"since": now - 60})
+        }
+        workers = [_worker(row) for row in conn.execute(Q["workers_alive"], {"now": now})]
+        return Stats(counts, finished.get("completed", 0), finished.get("failed", 0), workers)
+
+
+def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWrite) -> bool:
+    job_id = write.lease.job_id
+    updated = conn.execute(
+        Q["job_progress_update"],
+        {
+            "id": job_id,
+            "attempt": write.lease.attempt,
+            "worker_id": worker_id,
+            "total": write.total,
+            "processed": write.processed,
+            "current": write.current,
+            "usage": codec.dumps(write.usage) if write.usage else None,
+            "has_checkpoint": write.has_checkpoint,
+            "checkpoint": codec.dumps(write.checkpoint) if write.has_checkpoint else None,
+        },
+    ).rowcount
+    if updated:
+        entries = [
+            *({"job_id": job_id, "kind": "result", "body": codec.dumps(r)} for r in write.results),
+            *({"job_id": job_id, "kind": "error", "body": e} for e in write.errors),
+        ]
+        if entries:
+            conn.executemany(Q["entry_insert"], entries)
+    return bool(updated)
+
+
+def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
+    ended = outcome.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    updated = conn.execute(
+        Q["job_finish"],
+        {
+            "id": outcome.lease.job_id,
+            "attempt": outcome.lease.attempt,
+            "worker_id": worker_id,
+            "status": outcome.status.value,
+            "result": codec.dumps(outcome.result) if outcome.status == Status.COMPLETED else None,
+            "error": outcome.error,
+            "traceback": outcome.traceback,
+            "retry_at": outcome.retry_at,
+            "completed_at": outcome.finished_at if ended else None,
+        },
+    ).rowcount
+    if updated and outcome.error:
+        conn.execute(
+            Q["entry_insert"],
+            {
+                "job_id": outcome.lease.job_id,
+                "kind": "error",
+                "body": f"attempt {outcome.lease.attempt}: {outcome.error}",
+            },
+        )
+    return bool(updated)
+
+
+def _worker_params(worker: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "hostname": worker.hostname,
+        "pid": worker.pid,
+        "queues": ",".join(worker.queues),
+        "processes": worker.processes,
+        "concurrency": worker.concurrency,
+        "started_at": worker.started_at,
+        "last_seen_at": worker.last_seen_at,
+        "lease_seconds": worker.lease_seconds,
+        "running": worker.running,
+    }
+
+
+def _worker(row: sqlite3.Row) -> WorkerInfo:
+    return WorkerInfo(
+        id=row["id"],
+        hostname=row["hostname"],
+        pid=row["pid"],
+        queues=tuple(q for q in row["queues"].split(",") if q),
+        processes=row["processes"],
+        concurrency=row["concurrency"],
+        started_at=row["started_at"],
+        last_seen_at=row["last_seen_at"],
+        lease_seconds=row["lease_seconds"],
+        running=row["running"],
+    )
+
+
+def _record(row: sqlite3.Row, entries: Sequence[sqlite3.Row] = ()) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        task=row["task"],
+        queue=row["queue"],
+        status=Status(row["status"]),
+        priority=row["priority"],
+        args=codec.loads(row["args"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        timeout=row["timeout"],
+        backoff=row["backoff"],
+        created_at=row["created_at"],
+        available_at=row["available_at"],
+        owner=row["owner"],
+        unique_key=row["unique_key"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        worker_id=row["worker_id"],
+        lease_expires_at=row["lease_expires_at"],
+        progress_total=row["progress_total"],
+        progress_processed=row["progress_processed"],
+        progress_current=row["progress_current"],
+        usage=codec.loads(row["usage"]) or {},
+        checkpoint=codec.loads(row["checkpoint"]),
+        result=codec.loads(row["result"]),
+        error=row["error"],
+        traceback=row["traceback"],
+        results=tuple(codec.loads(e["body"]) for e in entries if e["kind"] == "result"),
+        errors=tuple(e["body"] for e in entries if e["kind"] == "error"),
+    )

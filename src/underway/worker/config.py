@@ -1,0 +1,50 @@
+"""Worker options, as `underway worker` flags give them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..settings import DEFAULT_LEASE_SECONDS, DEFAULT_PROGRESS_INTERVAL
+
+# A plain task cannot be interrupted, so the supervisor kills its process at the deadline; an
+# async task is cancelled by its child at the deadline, and killed only if it blocks the loop.
+ASYNC_TIMEOUT_BACKSTOP = 1.0
+IDLE_TICK = 0.005
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    app_spec: str
+    queues: tuple[str, ...] = ()
+    processes: int = os.cpu_count() or 1
+    concurrency: int = 4
+    timeout: float | None = None
+    tries: int | None = None
+    memory_mb: float | None = None
+    max_jobs: int | None = None
+    max_time: float | None = None
+    sleep: float = 1.0
+    grace: float = 30.0
+    lease: float = DEFAULT_LEASE_SECONDS
+    burst: bool = False
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL
+
+    def __post_init__(self) -> None:
+        for name in ("processes", "concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be at least 1")
+        for name in ("sleep", "lease", "progress_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive number of seconds")
+        if self.grace < 0:
+            raise ValueError("--grace must be zero or more seconds")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Leases are renewed well before they run out; the same beat notices cancels."""
+        return min(self.lease / 3, 1.0)
+
+    @property
+    def rescue_interval(self) -> float:
+        return max(0.2, min(self.lease / 2, 10.0))

@@ -1,0 +1,158 @@
+"""Child entry point: runs the jobs the supervisor hands it, in C slots on one asyncio loop.
+
+A child never touches the database. Async tasks run on the loop, plain ones in a thread pool so
+the loop stays free to read the pipe, send progress and cancel. When the pipe to the supervisor
+closes (the supervisor died), the child exits at once: its jobs are about to be rescued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+import psutil
+
+from ..job import Job
+from ..loader import load_app
+from ..store.base import ProgressWrite
+from ..tasks import Task
+from . import protocol
+from .executor import AttemptResult, run_attempt, unknown_task
+
+log = logging.getLogger("underway.worker")
+CHECKPOINT_ACK_TIMEOUT = 120.0
+
+
+def child_main(app_spec: str, conn: Connection, concurrency: int, progress_interval: float) -> None:
+    # The supervisor decides when children stop; a terminal's Ctrl-C must not kill jobs mid-way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    app = load_app(app_spec)
+    asyncio.run(ChildRunner(app.tasks, conn, concurrency, progress_interval).run())
+
+
+class ChildRunner:
+    def __init__(
+        self, tasks: dict[str, Task], conn: Connection, concurrency: int, progress_interval: float
+    ) -> None:
+        self.tasks = tasks
+        self.conn = conn
+        self.progress_interval = progress_interval
+        self.threads = concurrent.futures.ThreadPoolExecutor(concurrency, "underway-task")
+        self.running: dict[str, tuple[Job, asyncio.Task[None], Task | None]] = {}
+        # Written by the task threads and the loop, read by the pipe reader thread.
+        self.acks: dict[str, tuple[threading.Event, list[bool]]] = {}
+        self.send_lock = threading.Lock()
+        self.stopping = False
+        self.process = psutil.Process()
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self.send_lock:
+            protocol.send(self.conn, message)
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.finished = asyncio.Event()
+        threading.Thread(target=self._read_pipe, name="underway-pipe", daemon=True).start()
+        flusher = asyncio.create_task(self._flush_progress())
+        self.send({"op": "ready", "pid": os.getpid()})
+        await self.finished.wait()
+        flusher.cancel()
+        self.threads.shutdown(wait=False, cancel_futures=True)
+
+    def _read_pipe(self) -> None:
+        while True:
+            try:
+                message = protocol.receive(self.conn)
+            except (EOFError, OSError):
+                os._exit(0)
+            if message["op"] == "saved":
+                event, answer = self.acks[message["id"]]
+                answer.append(bool(message["ok"]))
+                event.set()
+            else:
+                self.loop.call_soon_threadsafe(self._on_message, message)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "run":
+            wire = message["job"]
+            job = Job(
+                wire["id"],
+                wire["attempt"],
+                total=wire["total"],
+                processed=wire["processed"],
+                current=wire["current"],
+                usage=wire["usage"],
+                checkpoint=wire["checkpoint"],
+                saver=self._save_checkpoint,
+            )
+            task = self.tasks.get(wire["task"])
+            handle = asyncio.create_task(self._run(job, task, wire))
+            self.running[job.id] = (job, handle, task)
+        elif op == "cancel" and message["id"] in self.running:
+            job, handle, task = self.running[message["id"]]
+            job.cancel()
+            if task is not None and task.is_async:
+                handle.cancel()
+        elif op == "stop":
+            self.stopping = True
+            if not self.running:
+                self.finished.set()
+
+    async def _run(self, job: Job, task: Task | None, wire: dict[str, Any]) -> None:
+        result: AttemptResult
+        if task is None:
+            result = unknown_task(wire["task"])
+        else:
+            try:
+                result = await run_attempt(task, job, wire["args"], wire["timeout"], self.threads)
+            except asyncio.CancelledError:
+                result = AttemptResult("cancelled")
+        self.running.pop(job.id, None)
+        final = job.take_progress(force=True)
+        assert final is not None
+        self.send(
+            {
+                "op": "done",
+                "id": job.id,
+                "attempt": job.attempt,
+                "kind": result.kind,
+                "result": result.result,
+                "error": result.error,
+                "traceback": result.traceback,
+                "retryable": result.retryable,
+                "progress": protocol.progress_to_wire(final),
+                "rss": self.process.memory_info().rss,
+            }
+        )
+        if self.stopping and not self.running:
+            self.finished.set()
+
+    def _save_checkpoint(self, job: Job, write: ProgressWrite) -> bool:
+        """Called from the task's thread (or the loop, for async tasks): blocks until stored."""
+        event, answer = threading.Event(), list[bool]()
+        self.acks[job.id] = (event, answer)
+        try:
+            self.send({"op": "checkpoint", "write": protocol.progress_to_wire(write)})
+            if not event.wait(CHECKPOINT_ACK_TIMEOUT):
+                raise TimeoutError(f"job {job.id}: the supervisor did not store the checkpoint")
+        finally:
+            self.acks.pop(job.id, None)
+        return answer[0]
+
+    async def _flush_progress(self) -> None:
+        while True:
+            await asyncio.sleep(self.progress_interval)
+            writes = [w for job, _, _ in self.running.values() if (w := job.take_progress())]
+            if writes:
+                self.send(
+                    {"op": "progress", "writes": [protocol.progress_to_wire(w) for w in writes]}
+                )
