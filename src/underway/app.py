@@ -107,8 +107,13 @@ class Underway:
         delay: float | None = None,
         owner: str | None = None,
         unique_key: str | None = None,
+        connection: Any = None,
     ) -> str:
-        """Queue a job and return its id. kwargs must be JSON; anything else is a TypeError."""
+        """Queue a job and return its id. kwargs must be JSON; anything else is a TypeError.
+
+        unique_key: while a job with this key is pending or processing, return its id instead
+        of queueing another. connection: your own open connection to the same database; the
+        job is inserted inside your transaction and exists only if you commit it."""
         task = self._task(task_or_name)
         kwargs = {} if kwargs is None else kwargs
         codec.check_arguments(task.name, kwargs)
@@ -129,8 +134,8 @@ class Underway:
             owner=owner,
             unique_key=unique_key,
         )
-        job_id = self.store.job_enqueue(job)
-        if self.eager and job_id == job.id:
+        job_id = self.store.job_enqueue(job, connection)
+        if self.eager and job_id == job.id and connection is None:
             self._run_eagerly(task, job_id)
         return job_id
 

@@ -90,9 +90,13 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections held by this process."""
 
-    def job_enqueue(self, job: NewJob) -> str:
+    def job_enqueue(self, job: NewJob, connection: Any = None) -> str:
         """Insert a pending job and return its id. When job.unique_key is set and a pending or
-        processing job already has that key, insert nothing and return that job's id."""
+        processing job already has that key, insert nothing and return that job's id.
+
+        With connection (the caller's own open connection to the same database, inside its
+        transaction), the insert joins that transaction: the job exists if and only if the
+        caller commits. The caller's transaction is neither begun nor committed here."""
 
     def job_get(self, job_id: str) -> JobRecord | None:
         """The job with its results and errors, or None."""

@@ -151,7 +151,7 @@ class SQLiteStore:
 
     # -- dispatch and reads --------------------------------------------------------------------
 
-    def job_enqueue(self, job: NewJob) -> str:
+    def job_enqueue(self, job: NewJob, connection: Any = None) -> str:
         params = {
             "id": job.id,
             "task": job.task,
@@ -166,14 +166,20 @@ class SQLiteStore:
             "created_at": job.created_at,
             "available_at": job.available_at,
         }
-        with self._write() as conn:
-            inserted = conn.execute(Q["job_insert"], params).rowcount
-            if inserted:
-                return job.id
-            row = conn.execute(Q["job_active_by_unique_key"], params).fetchone()
+        if connection is not None:
+            if not isinstance(connection, sqlite3.Connection):
+                raise TypeError(
+                    f"connection must be a sqlite3.Connection for {self.url}, "
+                    f"got {type(connection).__name__}"
+                )
+            self.schema_ensure()
+            row = _insert(connection, params)
+        else:
+            with self._write() as conn:
+                row = _insert(conn, params)
         if row is None:
             raise StoreError(f"job {job.id} was neither inserted nor found by its unique key")
-        return str(row["id"])
+        return str(row[0])
 
     def job_get(self, job_id: str) -> JobRecord | None:
         conn = self._conn
@@ -367,6 +373,13 @@ class SQLiteStore:
         }
         workers = [_worker(row) for row in conn.execute(Q["workers_alive"], {"now": now})]
         return Stats(counts, finished.get("completed", 0), finished.get("failed", 0), workers)
+
+
+def _insert(conn: sqlite3.Connection, params: dict[str, Any]) -> Any:
+    """Insert; return a row whose first column is the id of the job that now holds the key."""
+    if conn.execute(Q["job_insert"], params).rowcount:
+        return (params["id"],)
+    return conn.execute(Q["job_active_by_unique_key"], params).fetchone()
 
 
 def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWrite) -> bool:
