@@ -6,6 +6,7 @@ from .errors import (
     InvalidTransition,
     JobNotFound,
     StoreError,
+    StoreUnavailable,
     UnderwayError,
     UnknownTask,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "JobNotFound",
     "Status",
     "StoreError",
+    "StoreUnavailable",
     "Task",
     "Underway",
     "UnderwayError",

@@ -21,6 +21,7 @@ from .store import Lease, Outcome, ProgressWrite, Store, open_store
 from .tasks import Task, TaskOptions
 
 WAIT_POLL_SECONDS = 0.05
+NO_WORKER_WARNING = "no worker is running"
 
 
 class Underway:
@@ -180,9 +181,18 @@ class Underway:
     # -- reading and operating -----------------------------------------------------------------
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        """The job's status document, or None."""
+        """The job's status document, or None. A pending job's document carries a "warning"
+        when no worker is alive, so nobody waits for a job that cannot start."""
         record = self.store.job_get(job_id)
-        return None if record is None else status_document(record)
+        if record is None:
+            return None
+        document = status_document(record)
+        if record.status == Status.PENDING and not self.eager and not self.workers_alive():
+            document["warning"] = NO_WORKER_WARNING
+        return document
+
+    def workers_alive(self) -> int:
+        return len(self.store.worker_list(time.time()))
 
     def list(
         self,

@@ -13,6 +13,10 @@ class StoreError(UnderwayError):
     """The database cannot be used: corrupt, foreign, too new, or unreachable."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (down, restarting, network); worth retrying."""
+
+
 class JobNotFound(UnderwayError):
     """No job has the given id."""
 

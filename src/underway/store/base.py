@@ -160,6 +160,9 @@ class Store(Protocol):
     def stats(self, now: float) -> Stats:
         """Counts per queue and status, recent throughput and the workers alive."""
 
+    def worker_list(self, now: float) -> list[WorkerInfo]:
+        """Workers whose last heartbeat is within their lease of now, oldest first."""
+
     def worker_remove(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""
 

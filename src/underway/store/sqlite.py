@@ -309,6 +309,9 @@ class SQLiteStore:
             conn.execute(Q["workers_forget_stale"], {"before": now - WORKERS_FORGOTTEN_AFTER})
         return [(row["id"], Status(row["status"])) for row in rows]
 
+    def worker_list(self, now: float) -> list[WorkerInfo]:
+        return [_worker(row) for row in self._conn.execute(Q["workers_alive"], {"now": now})]
+
     def worker_remove(self, worker_id: str) -> None:
         with self._write() as conn:
             conn.execute(Q["worker_delete"], {"id": worker_id})
@@ -371,8 +374,9 @@ class SQLiteStore:
             row["status"]: row["n"]
             for row in conn.execute(Q["stats_finished_since"], {"since": now - 60})
         }
-        workers = [_worker(row) for row in conn.execute(Q["workers_alive"], {"now": now})]
-        return Stats(counts, finished.get("completed", 0), finished.get("failed", 0), workers)
+        return Stats(
+            counts, finished.get("completed", 0), finished.get("failed", 0), self.worker_list(now)
+        )
 
 
 def _insert(conn: sqlite3.Connection, params: dict[str, Any]) -> Any:
