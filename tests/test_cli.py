@@ -172,7 +172,9 @@ def test_worker_without_app_is_a_clear_error(project: dict[str, str]) -> None:
     assert "pass --app module:attribute or set UNDERWAY_APP" in result.output
 
 
-def test_database_url_flag_overrides_the_environment(project: dict[str, str], tmp_path: Path) -> None:
+def test_database_url_flag_overrides_the_environment(
+    project: dict[str, str], tmp_path: Path
+) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     job_id = run("dispatch", "demo.fix", "--args", "{}", "--database-url", other).output.strip()
     assert Underway(other).get(job_id) is not None
