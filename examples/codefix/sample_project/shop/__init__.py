@@ -1,0 +1,1 @@
+"""A small shop, with the kind of lint a real codebase collects."""

@@ -1,0 +1,1 @@
+"""Report generation: pick journal entries, weave a weekly report in a background job."""

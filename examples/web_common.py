@@ -1,0 +1,41 @@
+"""What both demo apps' pages share: templates, the demo sign-in and CSRF tokens."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(HERE / "templates"),
+                FileSystemLoader(HERE / "codefix" / "templates"),
+                FileSystemLoader(HERE / "reports" / "templates"),
+            ]
+        ),
+        autoescape=select_autoescape(default=True),
+    )
+)
+
+
+def csrf_token(request: Request) -> str:
+    token: str | None = request.session.get("csrf")
+    if token is None:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise HTTPException(403, "the form's CSRF token is missing or wrong; reload the page")
