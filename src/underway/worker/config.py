@@ -10,7 +10,13 @@ from ..settings import DEFAULT_LEASE_SECONDS, DEFAULT_PROGRESS_INTERVAL
 # A plain task cannot be interrupted, so the supervisor kills its process at the deadline; an
 # async task is cancelled by its child at the deadline, and killed only if it blocks the loop.
 ASYNC_TIMEOUT_BACKSTOP = 1.0
+# SQLite has no notifications: an idle supervisor checks PRAGMA data_version every IDLE_TICK,
+# and every IDLE_TICK_MAX once nothing has happened for IDLE_BACKOFF_AFTER seconds.
 IDLE_TICK = 0.005
+IDLE_TICK_MAX = 0.05
+IDLE_BACKOFF_AFTER = 2.0
+OUTAGE_BACKOFF_MIN = 0.5
+OUTAGE_BACKOFF_MAX = 10.0
 
 
 @dataclass(frozen=True)

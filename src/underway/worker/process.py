@@ -74,9 +74,12 @@ class ChildRunner:
             except (EOFError, OSError):
                 os._exit(0)
             if message["op"] == "saved":
-                event, answer = self.acks[message["id"]]
-                answer.append(bool(message["ok"]))
-                event.set()
+                # Gone when the task gave up waiting; a KeyError would end this thread and leave
+                # the child deaf to every later message.
+                if waiting := self.acks.get(message["id"]):
+                    event, answer = waiting
+                    answer.append(bool(message["ok"]))
+                    event.set()
             else:
                 self.loop.call_soon_threadsafe(self._on_message, message)
 

@@ -1,0 +1,91 @@
+"""What the supervisor has to write: progress, checkpoints and outcomes, flushed in batches.
+
+Owned by the supervisor's thread. A batch is dropped only once the store took it, so an outage
+(StoreUnavailable) loses nothing: the same writes go out again on the next flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..store.base import Outcome, ProgressWrite, Store
+from . import protocol
+
+log = logging.getLogger("underway.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheckpoint:
+    write: ProgressWrite
+    answer: Callable[[bool], None]  # tells the waiting task whether it was stored
+
+
+class WriteBuffer:
+    def __init__(self, store: Store, worker_id: str, interval: float, now: float) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.interval = interval
+        self.next_flush = now + interval
+        self.progress: dict[str, ProgressWrite] = {}
+        self.checkpoints: list[PendingCheckpoint] = []
+        self.outcomes: list[tuple[str, Outcome]] = []
+
+    def add_progress(self, write: ProgressWrite) -> None:
+        job_id = write.lease.job_id
+        self.progress[job_id] = protocol.merge_progress(self.progress.get(job_id), write)
+
+    def take_progress(self, job_id: str) -> ProgressWrite | None:
+        return self.progress.pop(job_id, None)
+
+    def add_checkpoint(self, write: ProgressWrite, answer: Callable[[bool], None]) -> None:
+        merged = protocol.merge_progress(self.take_progress(write.lease.job_id), write)
+        self.checkpoints.append(PendingCheckpoint(merged, answer))
+
+    def add_outcome(self, label: str, outcome: Outcome) -> None:
+        self.outcomes.append((label, outcome))
+
+    @property
+    def urgent(self) -> bool:
+        """Checkpoints and outcomes are written at once; progress waits for its interval."""
+        return bool(self.checkpoints or self.outcomes)
+
+    def next_moment(self) -> float | None:
+        return self.next_flush if self.progress else None
+
+    def flush_due(self, now: float) -> bool:
+        """Write what is due; True when outcomes were written (slots are free for more work)."""
+        wrote_outcomes = False
+        if self.urgent or (self.progress and now >= self.next_flush):
+            wrote_outcomes = self.flush()
+        if now >= self.next_flush:
+            self.next_flush = now + self.interval
+        return wrote_outcomes
+
+    def flush(self) -> bool:
+        if self.checkpoints:
+            writes = [pending.write for pending in self.checkpoints]
+            refused = set(self.store.job_write_progress(self.worker_id, writes))
+            checkpoints, self.checkpoints = self.checkpoints, []
+            for pending in checkpoints:
+                stored = pending.write.lease.job_id not in refused
+                if not stored:
+                    log.warning(
+                        "job %s: checkpoint refused (lease lost)", pending.write.lease.job_id
+                    )
+                pending.answer(stored)
+        if self.progress:
+            for job_id in self.store.job_write_progress(
+                self.worker_id, list(self.progress.values())
+            ):
+                log.warning("job %s: progress write refused (lease lost)", job_id)
+            self.progress = {}
+        if not self.outcomes:
+            return False
+        refused = set(self.store.job_finish(self.worker_id, [o for _, o in self.outcomes]))
+        for label, outcome in self.outcomes:
+            if outcome.lease.job_id in refused:
+                log.warning("%s: outcome refused, the job was cancelled or taken over", label)
+        self.outcomes = []
+        return True
