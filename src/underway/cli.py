@@ -72,7 +72,7 @@ def open_app(app_spec: str | None, database_url: str | None) -> Underway:
 def get_document(app: Underway, job_id: str) -> dict[str, Any]:
     document = app.get(job_id)
     if document is None:
-        raise JobNotFound(f"no job with id {job_id} in {app.database_url}")
+        raise JobNotFound(f"no job with id {job_id} in {app.store.url}")
     return document
 
 
@@ -139,6 +139,8 @@ def worker(
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # The supervisor logs each outage once per retry; the pool's own warnings would repeat it.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     app = open_app(app_spec, database_url)
     config = WorkerConfig(
         app_spec=app_spec,
@@ -423,4 +425,45 @@ def migrate(app_spec: str | None, database_url: str | None) -> None:
     """Create or upgrade the database schema."""
     app = open_app(app_spec, database_url)
     app.store.schema_ensure()
-    click.echo(f"schema ready in {app.database_url}")
+    click.echo(f"schema ready in {app.store.url}")
+
+
+@main.command()
+@common
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="needs UNDERWAY_TOKENS unless loopback"
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    "worker_processes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="worker processes to run beside the server (needs --app)",
+)
+def serve(
+    app_spec: str | None, database_url: str | None, host: str, port: int, worker_processes: int
+) -> None:
+    """Serve the HTTP API and dashboard; with --workers N, run jobs too."""
+    try:
+        from .web import create_app
+        from .web.auth import bind_is_local, load_tokens
+        from .web.serve import run_server, worker_command
+    except ImportError as exc:
+        raise click.ClickException(f"serve needs: pip install 'underway[web]' ({exc})") from None
+    tokens = load_tokens()
+    if not tokens and not bind_is_local(host):
+        raise click.ClickException(
+            f"refusing to serve on {host} without tokens: set UNDERWAY_TOKENS=token=owner,... "
+            "(or the path of a file of such lines), or bind 127.0.0.1"
+        )
+    if worker_processes and not app_spec:
+        raise ConfigurationError(
+            "--workers needs your tasks: pass --app module:attribute or set UNDERWAY_APP"
+        )
+    app = open_app(app_spec, database_url)
+    worker = None
+    if worker_processes and app_spec:
+        worker = worker_command(app_spec, app.database_url, worker_processes)
+    run_server(create_app(app, tokens=tokens), host, port, worker)

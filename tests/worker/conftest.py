@@ -222,7 +222,7 @@ def load_tasks(folder: Path) -> ModuleType:
     return module
 
 
-@pytest.fixture(params=["sqlite"])  # add "postgres" to run the suite on both backends
+@pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest) -> str:
     """The database under test, a fresh one per test (the fixtures of tests/conftest.py)."""
     return str(request.getfixturevalue(f"{request.param}_url"))

@@ -28,13 +28,13 @@ def open_store(url: str) -> Store:
         return SQLiteStore(parsed)
     if parsed.scheme in POSTGRES_SCHEMES:
         try:
-            from .postgres import PostgresStore  # type: ignore[import-not-found]
+            from .postgres import PostgresStore
         except ImportError as exc:
             raise ConfigurationError(
                 f"database URL {url!r} needs the PostgreSQL backend: "
                 f"pip install 'underway[postgres]' ({exc})"
             ) from exc
-        return PostgresStore(parsed)  # type: ignore[no-any-return]
+        return PostgresStore(parsed)
     raise ConfigurationError(
         f"database URL {url!r}: unknown scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,13 +70,28 @@ class SQLiteStore:
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
             conn.row_factory = sqlite3.Row
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._use_wal(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
-        if mode.lower() != "wal":
-            raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode})")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once,
+        # without its busy wait, while a neighbour opening the same new file holds it: retry.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            else:
+                if mode.lower() == "wal":
+                    return
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode})")
+            time.sleep(0.005)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -111,7 +127,10 @@ class SQLiteStore:
         with self._schema_lock:
             if self._schema_ready:
                 return
-            conn = self._connect()
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
             try:
                 self._migrate(conn)
             except sqlite3.DatabaseError as exc:
@@ -121,24 +140,22 @@ class SQLiteStore:
             self._schema_ready = True
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        # Look before writing anything (WAL mode is a write too): a file that is not ours stays
+        # as it was, and a current schema takes no write lock, which a caller's own transaction
+        # (transactional dispatch) may be holding.
+        conn.execute("BEGIN")  # one snapshot: another process may be creating the schema
+        try:
+            version = self._schema_version(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        self._use_wal(conn)
+        if version == SCHEMA_VERSION:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = [
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            ]
-            if app_id != APPLICATION_ID and (app_id != 0 or tables):
-                raise StoreError(
-                    f"{self.path} is not an underway database (it holds tables: "
-                    f"{', '.join(tables) or 'none'}); refusing to touch it"
-                )
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this underway "
-                    f"({SCHEMA_VERSION}); upgrade underway"
-                )
-            if version < 1:
+            # Another process may have created the schema since we looked.
+            if self._schema_version(conn) < 1:
                 for statement in Q["schema_v1"].split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -148,6 +165,23 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int:
+        """The file's schema version, 0 when empty; StoreError when it is not ours or newer."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StoreError(
+                f"{self.path} is not an underway database (it holds tables: "
+                f"{', '.join(tables) or 'none'}); refusing to touch it"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this underway "
+                f"({SCHEMA_VERSION}); upgrade underway"
+            )
+        return version
 
     # -- dispatch and reads --------------------------------------------------------------------
 
@@ -224,17 +258,16 @@ class SQLiteStore:
             "limit": limit,
         }
         claimed: list[JobRecord] = []
+        # RETURNING yields rows in no promised order: put each batch back in claim order.
         with self._write() as conn:
             if not queues:
-                claimed = [_record(r) for r in conn.execute(Q["job_claim_any"], params)]
+                claimed = _in_claim_order(conn.execute(Q["job_claim_any"], params))
             for queue in queues:
                 params["queue"] = queue
                 params["limit"] = limit - len(claimed)
-                claimed.extend(_record(r) for r in conn.execute(Q["job_claim_queue"], params))
+                claimed.extend(_in_claim_order(conn.execute(Q["job_claim_queue"], params)))
                 if len(claimed) >= limit:
                     break
-        if not queues:
-            claimed.sort(key=lambda job: (-job.priority, job.id))
         return claimed
 
     def job_claim_one(
@@ -253,14 +286,24 @@ class SQLiteStore:
     def job_heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], lease_seconds: float, now: float
     ) -> set[str]:
-        wanted = {lease.job_id: lease.attempt for lease in leases}
+        # Only the leases given are renewed: a job the worker no longer lists must run out of
+        # lease and be rescued rather than stay processing for as long as the worker lives.
+        held: set[str] = set()
         with self._write() as conn:
             conn.execute(Q["worker_upsert"], _worker_params(worker))
-            rows = conn.execute(
-                Q["job_renew_leases"],
-                {"worker_id": worker.id, "lease_expires_at": now + lease_seconds},
-            ).fetchall()
-        return {row["id"] for row in rows if wanted.get(row["id"]) == row["attempts"]}
+            for lease in leases:
+                renewed = conn.execute(
+                    Q["job_renew_lease"],
+                    {
+                        "id": lease.job_id,
+                        "attempt": lease.attempt,
+                        "worker_id": worker.id,
+                        "lease_expires_at": now + lease_seconds,
+                    },
+                ).rowcount
+                if renewed:
+                    held.add(lease.job_id)
+        return held
 
     def job_write_progress(self, worker_id: str, writes: Sequence[ProgressWrite]) -> list[str]:
         with self._write() as conn:
@@ -438,6 +481,11 @@ def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
             },
         )
     return bool(updated)
+
+
+def _in_claim_order(rows: Iterable[sqlite3.Row]) -> list[JobRecord]:
+    """Higher priority first, then oldest first (ids are time-ordered)."""
+    return sorted((_record(row) for row in rows), key=lambda job: (-job.priority, job.id))
 
 
 def _worker_params(worker: WorkerInfo) -> dict[str, Any]:

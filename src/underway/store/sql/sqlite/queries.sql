@@ -81,11 +81,13 @@ SELECT * FROM underway_jobs WHERE id = :id;
 SELECT kind, body FROM underway_job_entries WHERE job_id = :id ORDER BY seq;
 
 -- name: job_claim_any
+-- INDEXED BY: without statistics the planner prefers underway_jobs_status and sorts every
+-- ready job on each claim; the partial index walks them in claim order and stops at the limit.
 UPDATE underway_jobs
 SET status = 'processing', attempts = attempts + 1, worker_id = :worker_id,
     lease_expires_at = :lease_expires_at, started_at = :now
 WHERE id IN (
-    SELECT id FROM underway_jobs
+    SELECT id FROM underway_jobs INDEXED BY underway_jobs_ready
     WHERE status = 'pending' AND available_at <= :now
     ORDER BY priority DESC, id
     LIMIT :limit
@@ -97,7 +99,7 @@ UPDATE underway_jobs
 SET status = 'processing', attempts = attempts + 1, worker_id = :worker_id,
     lease_expires_at = :lease_expires_at, started_at = :now
 WHERE id IN (
-    SELECT id FROM underway_jobs
+    SELECT id FROM underway_jobs INDEXED BY underway_jobs_ready_queue
     WHERE status = 'pending' AND queue = :queue AND available_at <= :now
     ORDER BY priority DESC, id
     LIMIT :limit
@@ -111,10 +113,9 @@ SET status = 'processing', attempts = attempts + 1, worker_id = :worker_id,
 WHERE id = :id AND status = 'pending'
 RETURNING *;
 
--- name: job_renew_leases
+-- name: job_renew_lease
 UPDATE underway_jobs SET lease_expires_at = :lease_expires_at
-WHERE worker_id = :worker_id AND status = 'processing'
-RETURNING id, attempts;
+WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
 
 -- name: worker_upsert
 INSERT INTO underway_workers (
