@@ -330,6 +330,14 @@ def test_claimed_record_carries_progress_usage_and_checkpoint(store: Store) -> N
     assert record.checkpoint == {"next": 4}
 
 
+def test_claim_raises_the_allowance_of_tries_to_the_workers_minimum(store: Store) -> None:
+    few = enqueue(store, max_attempts=1)
+    many = enqueue(store, max_attempts=5)
+    assert sorted(claim(store, min_tries=3)) == sorted([few, many])
+    assert get(store, few).max_attempts == 3
+    assert get(store, many).max_attempts == 5
+
+
 def test_claim_one_takes_only_a_pending_job(store: Store) -> None:
     job_id = enqueue(store)
     record = store.job_claim_one("eager-1", job_id, LEASE, NOW)

@@ -34,6 +34,17 @@ def test_a_task_failing_twice_with_three_tries_completes_on_the_third(uw: Harnes
     assert "failure number 2; retry 3/3 in" in log
 
 
+@pytest.mark.slow
+def test_the_workers_tries_raise_a_jobs_allowance(uw: Harness) -> None:
+    job_id = uw.dispatch("flaky_once")
+    uw.worker("--processes", "1", "--concurrency", "1", "--sleep", "0.05", "--tries", "3")
+
+    document = uw.wait(job_id)
+
+    assert (document["status"], document["result"]) == ("completed", 3), document
+    assert (document["attempts"], document["max_attempts"]) == (3, 3)
+
+
 def test_backoff_doubles_with_each_retry() -> None:
     # rand=0.5 is the middle of the jitter: exactly backoff * 2**(attempt-1).
     assert [backoff_delay(1.5, attempt, 0.5) for attempt in (1, 2, 3, 4)] == [1.5, 3.0, 6.0, 12.0]

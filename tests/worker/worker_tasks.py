@@ -91,6 +91,14 @@ def flaky(job: Job) -> int:
     return job.attempt
 
 
+@app.task("flaky_once", backoff=0.05)
+def flaky_once(job: Job) -> int:
+    """One try of its own: it completes only under a worker's --tries."""
+    if job.attempt < 3:
+        raise RuntimeError(f"failure number {job.attempt}")
+    return job.attempt
+
+
 @app.task("leak")
 def leak(mb: int) -> int:
     LEAK.append(b"\x01" * (mb << 20))  # filled, so its pages count in the RSS

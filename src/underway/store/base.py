@@ -115,11 +115,19 @@ class Store(Protocol):
         page; next_cursor is None on the last page."""
 
     def job_claim(
-        self, worker_id: str, *, queues: Sequence[str], limit: int, lease_seconds: float, now: float
+        self,
+        worker_id: str,
+        *,
+        queues: Sequence[str],
+        limit: int,
+        lease_seconds: float,
+        now: float,
+        min_tries: int = 1,
     ) -> list[JobRecord]:
         """Move up to limit ready pending jobs to processing for this worker, charging an attempt.
         Queues are tried in the given order (empty: all queues); within one, higher priority
-        first, then oldest first. Returned records carry progress, usage and checkpoint."""
+        first, then oldest first. A job allowed fewer than min_tries attempts is raised to that
+        (the worker's --tries). Returned records carry progress, usage and checkpoint."""
 
     def job_claim_one(
         self, worker_id: str, job_id: str, lease_seconds: float, now: float

@@ -439,7 +439,14 @@ class PostgresStore:
     # -- worker side ---------------------------------------------------------------------------
 
     def job_claim(
-        self, worker_id: str, *, queues: Sequence[str], limit: int, lease_seconds: float, now: float
+        self,
+        worker_id: str,
+        *,
+        queues: Sequence[str],
+        limit: int,
+        lease_seconds: float,
+        now: float,
+        min_tries: int = 1,
     ) -> list[JobRecord]:
         if limit <= 0:
             return []
@@ -448,6 +455,7 @@ class PostgresStore:
             "lease_expires_at": now + lease_seconds,
             "now": now,
             "limit": limit,
+            "min_tries": min_tries,
         }
         with self._connection() as conn:
             if not queues:

@@ -249,13 +249,21 @@ class SQLiteStore:
     # -- worker side ---------------------------------------------------------------------------
 
     def job_claim(
-        self, worker_id: str, *, queues: Sequence[str], limit: int, lease_seconds: float, now: float
+        self,
+        worker_id: str,
+        *,
+        queues: Sequence[str],
+        limit: int,
+        lease_seconds: float,
+        now: float,
+        min_tries: int = 1,
     ) -> list[JobRecord]:
         params: dict[str, Any] = {
             "worker_id": worker_id,
             "lease_expires_at": now + lease_seconds,
             "now": now,
             "limit": limit,
+            "min_tries": min_tries,
         }
         claimed: list[JobRecord] = []
         # RETURNING yields rows in no promised order: put each batch back in claim order.

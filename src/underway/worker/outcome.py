@@ -38,7 +38,6 @@ def outcome_of(
     kind: str,
     detail: dict[str, Any],
     progress: ProgressWrite | None,
-    min_tries: int | None,
 ) -> Outcome:
     """kind is completed, cancelled or error; detail carries result, error and traceback."""
     now = time.time()
@@ -52,7 +51,7 @@ def outcome_of(
         status = Status.CANCELLED
         log.info("%s cancelled after %.2fs", running.label, elapsed)
     else:
-        tries = max(record.max_attempts, min_tries or 0)
+        tries = record.max_attempts
         attempt = running.lease.attempt
         status, retry_at = after_error(
             attempt, tries, record.backoff, now, detail.get("retryable", True)

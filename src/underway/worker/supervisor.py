@@ -246,6 +246,7 @@ class Supervisor:
             limit=free,
             lease_seconds=self.config.lease,
             now=time.time(),
+            min_tries=self.config.tries or 1,
         )
         self.maybe_work = len(records) == free
         self.last_claim_empty = not records
@@ -347,7 +348,7 @@ class Supervisor:
         if running.lost:
             log.warning("%s stopped: it was cancelled or taken over", running.label)
         else:
-            outcome = outcome_of(running, kind, detail, progress, self.config.tries)
+            outcome = outcome_of(running, kind, detail, progress)
             self.writes.add_outcome(running.label, outcome)
         if self.config.max_jobs is not None and self.finished_jobs >= self.config.max_jobs:
             self._begin_stop(time.monotonic())

@@ -150,7 +150,8 @@ WITH picked AS (
 )
 UPDATE {schema}.jobs AS j
 SET status = 'processing', attempts = j.attempts + 1, worker_id = %(worker_id)s,
-    lease_expires_at = %(lease_expires_at)s, started_at = %(now)s
+    lease_expires_at = %(lease_expires_at)s, started_at = %(now)s,
+    max_attempts = GREATEST(j.max_attempts, %(min_tries)s)
 FROM picked
 WHERE j.id = picked.id
 RETURNING j.*;
@@ -165,7 +166,8 @@ WITH picked AS (
 )
 UPDATE {schema}.jobs AS j
 SET status = 'processing', attempts = j.attempts + 1, worker_id = %(worker_id)s,
-    lease_expires_at = %(lease_expires_at)s, started_at = %(now)s
+    lease_expires_at = %(lease_expires_at)s, started_at = %(now)s,
+    max_attempts = GREATEST(j.max_attempts, %(min_tries)s)
 FROM picked
 WHERE j.id = picked.id
 RETURNING j.*;

@@ -85,7 +85,8 @@ SELECT kind, body FROM underway_job_entries WHERE job_id = :id ORDER BY seq;
 -- ready job on each claim; the partial index walks them in claim order and stops at the limit.
 UPDATE underway_jobs
 SET status = 'processing', attempts = attempts + 1, worker_id = :worker_id,
-    lease_expires_at = :lease_expires_at, started_at = :now
+    lease_expires_at = :lease_expires_at, started_at = :now,
+    max_attempts = max(max_attempts, :min_tries)
 WHERE id IN (
     SELECT id FROM underway_jobs INDEXED BY underway_jobs_ready
     WHERE status = 'pending' AND available_at <= :now
@@ -97,7 +98,8 @@ RETURNING *;
 -- name: job_claim_queue
 UPDATE underway_jobs
 SET status = 'processing', attempts = attempts + 1, worker_id = :worker_id,
-    lease_expires_at = :lease_expires_at, started_at = :now
+    lease_expires_at = :lease_expires_at, started_at = :now,
+    max_attempts = max(max_attempts, :min_tries)
 WHERE id IN (
     SELECT id FROM underway_jobs INDEXED BY underway_jobs_ready_queue
     WHERE status = 'pending' AND queue = :queue AND available_at <= :now
