@@ -34,7 +34,7 @@ def main() -> int:
         f"  dashboard   {base}/\n"
         f"  Fix All     {base}/fix-all\n"
         f"  reports     {base}/reports   (sign in as alice or bob)\n"
-        f"  API         {base}/api/jobs   {base}/docs\n"
+        f"  API         {base}/api/jobs   {base}/openapi.json\n"
         "Ctrl-C stops the server and the worker.\n",
         flush=True,
     )

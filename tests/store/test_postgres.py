@@ -462,7 +462,13 @@ def test_claim_cost_does_not_grow_with_finished_history(pg: Store, postgres_url:
     with psycopg.connect(server_url(postgres_url)) as conn:
         for name, extra in (("job_claim_any", {}), ("job_claim_queue", {"queue": "default"})):
             text = queries[name].replace("{schema}", f'"{schema}"')
-            params = {"worker_id": "w", "lease_expires_at": NOW + 30, "now": NOW, "limit": 2}
+            params = {
+                "worker_id": "w",
+                "lease_expires_at": NOW + 30,
+                "now": NOW,
+                "limit": 2,
+                "min_tries": 1,
+            }
             plan = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text, {**params, **extra}
             ).fetchone()[0][0]

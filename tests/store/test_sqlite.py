@@ -352,6 +352,7 @@ def test_hot_queries_use_their_index(
         "lease_expires_at": NOW,
         "now": NOW,
         "limit": 1,
+        "min_tries": 1,
         "queue": "q",
         "before": NOW,
     }

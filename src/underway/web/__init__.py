@@ -1,0 +1,92 @@
+"""underway.web: the HTTP API, Server-Sent Events and the dashboard, as one ASGI app.
+
+from underway.web import create_app
+main.mount("/jobs", create_app(app))   # inside your FastAPI or Starlette application
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.staticfiles import StaticFiles
+
+from ..app import Underway
+from . import actions, api, dashboard, events, metrics, problems
+from .auth import Auth, load_tokens
+from .context import WebContext
+from .limits import BodyLimit, SecurityHeaders
+
+__all__ = ["create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+
+
+def create_app(
+    app: Underway,
+    *,
+    tokens: str | Mapping[str, str] | None = None,
+    secret_key: str | bytes | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    poll_interval: float = 0.25,
+    keepalive_interval: float = 15.0,
+    secure_cookies: bool | None = None,
+) -> FastAPI:
+    """The API, event streams and dashboard for app's jobs, as an ASGI application.
+
+    tokens: {token: owner}, "token=owner,..." text or the path of a file of such lines; None
+    reads UNDERWAY_TOKENS. Without any, only clients on this machine are served. The owner
+    "admin" sees every job; any other owner only its own.
+    secret_key signs dashboard sessions (default UNDERWAY_SECRET_KEY, else derived from the
+    tokens). poll_interval: how often an event stream reads the store. keepalive_interval:
+    seconds of silence before a stream sends a comment. secure_cookies: None sets the
+    cookie's Secure flag on https requests only.
+    """
+    if poll_interval <= 0 or keepalive_interval <= 0 or max_body_bytes < 0:
+        raise ValueError(
+            "poll_interval and keepalive_interval must be positive, max_body_bytes not negative"
+        )
+    web = FastAPI(
+        title="underway",
+        summary="Durable background jobs: dispatch, follow and operate them.",
+        version="1",
+        docs_url=None,  # Swagger UI loads its code from a CDN; pages here load nothing remote
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    web.state.underway = WebContext(
+        app=app,
+        auth=Auth(load_tokens(tokens), secret_key, secure_cookies),
+        templates=dashboard.make_templates(),
+        poll_interval=poll_interval,
+        keepalive_interval=keepalive_interval,
+    )
+    for router in (api.router, events.router, metrics.router, actions.router, dashboard.router):
+        web.include_router(router)
+    web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    web.add_exception_handler(RequestValidationError, problems.validation_error)
+    web.add_exception_handler(dashboard.PageError, dashboard.error_page)
+    web.add_exception_handler(dashboard.SignInRequired, dashboard.sign_in_redirect)
+    web.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    web.add_middleware(SecurityHeaders)
+    web.openapi = listing_tasks(web.openapi, app)  # type: ignore[method-assign]
+    return web
+
+
+def listing_tasks(generate: Callable[[], dict[str, Any]], app: Underway) -> Callable[[], Any]:
+    """/openapi.json names the tasks that can be dispatched, as registered when it is read."""
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        task = schema["components"]["schemas"]["DispatchRequest"]["properties"]["task"]
+        names = sorted(app.tasks)
+        if names:
+            task["enum"] = names
+        else:
+            task.pop("enum", None)
+        return schema
+
+    return openapi

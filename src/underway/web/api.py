@@ -1,0 +1,170 @@
+"""/api/jobs and friends: dispatch, read, list, cancel, retry, delete, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from ..app import NO_WORKER_WARNING
+from ..errors import InvalidTransition, JobNotFound
+from ..model import Status
+from . import schemas
+from .access import Admin, Caller, not_found, visible_document
+from .auth import Principal
+from .context import context
+from .summary import server_stats
+
+NO_WORKER_HINT = "start one with `underway worker --app module:app` or `underway serve --workers N`"
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.Problem, "description": "the body cannot be read as JSON text"},
+    401: {"model": schemas.Problem, "description": "missing or invalid bearer token"},
+    403: {"model": schemas.Problem, "description": "not allowed from here, or not an admin"},
+    404: {"model": schemas.Problem, "description": "no such job, or not yours"},
+    409: {"model": schemas.Problem, "description": "the job is not in a state that allows this"},
+    413: {"model": schemas.Problem, "description": "request body over the size limit"},
+}
+
+router = APIRouter(prefix="/api", tags=["jobs"], responses={401: ERRORS[401], 403: ERRORS[403]})
+
+
+def field_error(field: str, message: str, value: Any) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
+    )
+
+
+def scoped_unique_key(principal: Principal, key: str | None) -> str | None:
+    # Keys are per owner: another owner's key must neither block a dispatch nor reveal a job id.
+    if key is None or principal.owner is None:
+        return key
+    return f"{principal.owner}\0{key}"
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=schemas.DispatchResponse,
+    response_model_exclude_none=True,
+    responses={400: ERRORS[400], 413: ERRORS[413]},
+    summary="Queue a job",
+)
+def dispatch(body: schemas.DispatchRequest, request: Request, principal: Caller) -> dict[str, Any]:
+    app = context(request).app
+    if body.task not in app.tasks:
+        known = ", ".join(sorted(app.tasks)) or "none"
+        raise field_error("task", f"no task named {body.task!r} (known: {known})", body.task)
+    try:
+        job_id = app.dispatch(
+            body.task,
+            body.args,
+            queue=body.queue,
+            priority=body.priority,
+            delay=body.delay,
+            owner=principal.owner,
+            unique_key=scoped_unique_key(principal, body.unique_key),
+        )
+    except (TypeError, ValueError) as exc:
+        raise field_error("args", str(exc), body.args) from None
+    document = app.get(job_id) or {"status": Status.PENDING.value}
+    answer = {"job_id": job_id, "status": document["status"], "message": f"job {job_id} queued"}
+    if document.get("warning"):
+        answer["warning"] = document["warning"]
+        answer["message"] += f", but {NO_WORKER_WARNING}: {NO_WORKER_HINT}"
+    return answer
+
+
+@router.get(
+    "/jobs",
+    response_model=schemas.JobList,
+    response_model_exclude_unset=True,
+    summary="List jobs, newest first",
+)
+def list_jobs(
+    request: Request,
+    principal: Caller,
+    status: Status | None = None,
+    task: str | None = Query(None, max_length=200),
+    queue: str | None = Query(None, max_length=200),
+    owner: str | None = Query(None, max_length=200, description="admin only: one owner's jobs"),
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = Query(None, max_length=64, description="next_cursor of the last page"),
+) -> dict[str, Any]:
+    if not principal.is_admin:
+        owner = principal.owner
+    documents, next_cursor = context(request).app.list(
+        status=status, task=task, queue=queue, owner=owner, limit=limit, cursor=cursor
+    )
+    return {"jobs": documents, "next_cursor": next_cursor}
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=schemas.StatusDocument,
+    response_model_exclude_unset=True,
+    responses={404: ERRORS[404]},
+    summary="One job's status document",
+)
+def get_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    return visible_document(request, principal, job_id)
+
+
+def _transition(request: Request, principal: Principal, job_id: str, verb: str) -> dict[str, Any]:
+    visible_document(request, principal, job_id)
+    app = context(request).app
+    try:
+        return app.cancel(job_id) if verb == "cancel" else app.retry(job_id)
+    except JobNotFound:
+        raise not_found(job_id) from None
+    except InvalidTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=schemas.StatusDocument,
+    response_model_exclude_unset=True,
+    responses={404: ERRORS[404], 409: ERRORS[409]},
+    summary="Cancel a pending or processing job",
+)
+def cancel_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    return _transition(request, principal, job_id, "cancel")
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    response_model=schemas.StatusDocument,
+    response_model_exclude_unset=True,
+    responses={404: ERRORS[404], 409: ERRORS[409]},
+    summary="Queue a failed or cancelled job again",
+)
+def retry_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    return _transition(request, principal, job_id, "retry")
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=schemas.Deleted,
+    responses={404: ERRORS[404], 409: ERRORS[409]},
+    summary="Delete a job that is not processing",
+)
+def delete_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    document = visible_document(request, principal, job_id)
+    if document["status"] == Status.PROCESSING.value:
+        raise HTTPException(409, f"cannot delete job {job_id}: it is processing; cancel it first")
+    if not context(request).app.delete(job_id):
+        raise HTTPException(409, f"cannot delete job {job_id}: it started processing")
+    return {"job_id": job_id, "deleted": True}
+
+
+@router.get(
+    "/stats",
+    response_model=schemas.Stats,
+    tags=["operations"],
+    summary="Counts per queue and status, throughput, workers alive (admin)",
+)
+def stats(request: Request, _: Admin) -> dict[str, Any]:
+    return server_stats(context(request).app)

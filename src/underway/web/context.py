@@ -1,0 +1,33 @@
+"""What every request handler of one web app shares, kept on the app's state (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
+
+    from ..app import Underway
+    from .auth import Auth
+
+
+@dataclass(frozen=True)
+class WebContext:
+    app: Underway
+    auth: Auth
+    templates: Jinja2Templates
+    poll_interval: float
+    keepalive_interval: float
+
+
+def context(request: HTTPConnection) -> WebContext:
+    web: WebContext = request.app.state.underway
+    return web
+
+
+def root(request: HTTPConnection) -> str:
+    """The path this app is mounted at ("" when it is the whole site)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")

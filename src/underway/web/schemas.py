@@ -1,0 +1,149 @@
+"""Request and response models: they validate input and make /openapi.json accurate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from .. import codec
+from ..model import Status
+
+MAX_DELAY_SECONDS = 366 * 24 * 3600.0
+PRIORITY_LIMIT = 2**31
+
+
+def _utf8(text: str) -> str:
+    # JSON may carry lone surrogates ("\ud800"), which no database can store as text.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return text
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_utf8)]
+
+
+class DispatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"task": "reports.generate", "args": {"entry_ids": [1]}}]},
+    )
+
+    task: Name = Field(description="name of a registered task")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the task, a JSON object"
+    )
+    queue: Name | None = Field(None, description="default: the task's queue")
+    priority: int | None = Field(
+        None, ge=-PRIORITY_LIMIT, lt=PRIORITY_LIMIT, description="higher runs first"
+    )
+    delay: float | None = Field(
+        None, ge=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False, description="seconds to wait"
+    )
+    unique_key: Name | None = Field(
+        None,
+        description="while a job of yours with this key is pending or processing, "
+        "dispatching again returns that job instead of queueing another",
+    )
+
+    @field_validator("args")
+    @classmethod
+    def _plain_json(cls, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            codec.dumps(args).encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"must be plain JSON (no NaN, no lone surrogates): {exc}") from None
+        return args
+
+
+class DispatchResponse(BaseModel):
+    job_id: str
+    status: Status
+    message: str
+    warning: str | None = Field(None, description="present when no worker is running")
+
+
+class Progress(BaseModel):
+    total: int | None
+    processed: int
+    percent: float | None
+    current: str | None
+
+
+class StatusDocument(BaseModel):
+    """One job, in the same shape as Underway.get() and `underway status --json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    task: str
+    queue: str
+    status: Status
+    priority: int
+    owner: str | None
+    args: dict[str, Any]
+    progress: Progress
+    results: list[dict[str, Any]]
+    errors: list[str]
+    usage: dict[str, float]
+    result: Any
+    error: str | None
+    attempts: int
+    max_attempts: int
+    created_at: str
+    available_at: str
+    started_at: str | None
+    completed_at: str | None
+    warning: str | None = Field(
+        None, description="pending job and no worker alive: 'no worker is running'"
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[StatusDocument] = Field(description="newest first; results and errors left out")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
+class Deleted(BaseModel):
+    job_id: str
+    deleted: bool
+
+
+class Worker(BaseModel):
+    id: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    processes: int
+    concurrency: int
+    started_at: float
+    last_seen_at: float
+    lease_seconds: float
+    running: int
+
+
+class Minute(BaseModel):
+    minute: str
+    completed: int
+    failed: int
+
+
+class Stats(BaseModel):
+    queues: dict[str, dict[str, int]] = Field(description="job counts per queue and status")
+    completed_last_minute: int
+    failed_last_minute: int
+    throughput: list[Minute] = Field(description="finished jobs per minute, oldest first")
+    workers_alive: int
+    workers: list[Worker]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    workers_alive: int | None = None
+
+
+class Problem(BaseModel):
+    detail: str

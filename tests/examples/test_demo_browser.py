@@ -1,0 +1,175 @@
+"""`make demo`'s program end to end: a real server and worker, driven in a real Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from examples.codefix.scanner import scan
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Demo:
+    """`python -m examples.demo` as a subprocess, as `make demo` runs it."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = data.parent / "demo.log"
+        env = {
+            **os.environ,
+            "DEMO_DATA_DIR": str(data),
+            "PORT": str(self.port),
+            "UNDERWAY_DATABASE_URL": f"sqlite:///{data / 'underway.db'}",
+        }
+        for name in ("GEMINI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "UNDERWAY_TOKENS"):
+            env.pop(name, None)
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "examples.demo"], cwd=REPO, env=env, stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the demo did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a person stops it."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def demo_data(tmp_path: Path) -> Path:
+    return tmp_path / "demo-data"
+
+
+@pytest.fixture
+def demo(demo_data: Path) -> Iterator[Demo]:
+    running = Demo(demo_data)
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def page(browser: Any, demo: Demo) -> Iterator[Any]:
+    context = browser.new_context(base_url=demo.base, viewport={"width": 1100, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()
+
+
+def test_fix_all_flow(page: Any, demo: Demo, demo_data: Path, screenshots: Path) -> None:
+    assert f"{demo.base}/fix-all" in demo.output()
+    page.goto("/fix-all")
+    rows = page.locator("tbody tr", has_text="F401")
+    open_before = rows.count()
+    chosen = min(open_before, 6)
+    assert chosen >= 4
+    for index in range(chosen):
+        rows.nth(index).locator("input[type=checkbox]").check()
+    assert page.locator("#selected").inner_text() == f"{chosen} selected"
+    page.locator("#fix-all").click()
+    page.wait_for_url(re.compile(r"/fix-all/[0-9a-z]{26}$"))
+    page.wait_for_function("document.getElementById('percent').textContent === '100.0'")
+    page.wait_for_function("document.getElementById('status').textContent === 'completed'")
+    results = page.locator("#results li")
+    assert results.count() == chosen
+    assert page.locator("#results li.ok").count() == chosen
+    assert page.locator("#counts").inner_text() == f"{chosen}/{chosen}"
+    page.wait_for_function(  # the bar's width is animated: let it arrive before the picture
+        "(bar => bar.offsetWidth === bar.parentElement.clientWidth)(document.getElementById('bar'))"
+    )
+    page.screenshot(path=str(screenshots / "fix-all-progress.png"), full_page=True)
+    # The fixes were really applied to the working copy, and the issues left the open list.
+    workspace = demo_data / "codefix-workspace"
+    assert len([f for f in scan(workspace) if f["rule"] == "F401"]) <= open_before - chosen
+    page.goto("/fix-all")
+    assert page.locator("tbody tr", has_text="F401").count() == open_before - chosen
+
+
+def test_report_flow(page: Any, demo: Demo, screenshots: Path) -> None:
+    page.goto("/reports")
+    page.wait_for_url(re.compile(r"/demo/sign-in$"))
+    page.locator("input[value=alice]").check()
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/reports$"))
+    assert page.locator("input[name=entry_ids]").count() == 7
+    page.locator("input[name=entry_ids]").nth(6).uncheck()
+    # Every state the page shows is recorded: the job may pass through pending in a blink.
+    page.evaluate(
+        """() => { const state = document.getElementById('state'); window.shown = [];
+        new MutationObserver(() => window.shown.push(state.textContent))
+          .observe(state, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    page.get_by_role("button", name="Weave Fragments").click()
+    page.locator("#report h1").wait_for()
+    shown = page.evaluate("window.shown")
+    assert shown[0] == "Report generation started in background", shown
+    assert page.locator("#report h1").inner_text() == "Weekly Progress Report"
+    assert "Feb 01, 2026 to Feb 06, 2026" in page.locator("#state").inner_text()
+    assert "Written offline" in page.locator("#report").inner_text()
+    page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
+
+
+def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(demo_data: Path) -> None:
+    first = Demo(demo_data)
+    try:
+        assert "seeded 39 issues, 14 journal entries" in first.output()
+        worker_pid = int(re.search(r"worker \S+:(\d+):", first.output()).group(1))  # type: ignore[union-attr]
+        assert first.interrupt() == 0
+        deadline = time.monotonic() + 30
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker_pid), "the worker outlived the demo"
+    finally:
+        first.kill()
+    second = Demo(demo_data)
+    try:
+        assert "seeded 0 issues, 0 journal entries" in second.output()
+        assert httpx.get(f"{second.base}/fix-all").text.count('name="issue_ids"') == 39
+    finally:
+        assert second.interrupt() == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
