@@ -127,6 +127,32 @@ def test_arguments_must_be_json_and_the_error_names_the_argument(app: Underway) 
     assert app.list()[0] == []
 
 
+def test_dispatch_many_queues_each_in_order(app: Underway) -> None:
+    @app.task(queue="bulk")
+    def work(n: int) -> None: ...
+
+    ids = app.dispatch_many(work, [{"n": n} for n in range(100)], priority=3, owner="o")
+    assert len(set(ids)) == 100
+    documents, _ = app.list(limit=100)
+    assert [d["job_id"] for d in documents] == ids[::-1]
+    assert {(d["queue"], d["priority"], d["owner"]) for d in documents} == {("bulk", 3, "o")}
+    assert documents[-1]["args"] == {"n": 0}
+    with pytest.raises(TypeError, match="argument 'n'"):
+        app.dispatch_many(work, [{"n": 1}, {"n": object()}])
+    assert len(app.list(limit=1000)[0]) == 100
+
+
+def test_dispatch_many_runs_eagerly(sqlite_url: str) -> None:
+    app = Underway(sqlite_url, eager=True)
+
+    @app.task
+    def square(n: int) -> int:
+        return n * n
+
+    ids = app.dispatch_many(square, [{"n": n} for n in range(4)])
+    assert [app.wait(i)["result"] for i in ids] == [0, 1, 4, 9]
+
+
 def test_unknown_task_name_is_refused(app: Underway) -> None:
     with pytest.raises(UnknownTask, match=r"no\.such"):
         app.dispatch("no.such")

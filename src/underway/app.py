@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any, overload
 
@@ -117,11 +117,50 @@ class Underway:
         job is inserted inside your transaction and exists only if you commit it."""
         task = self._task(task_or_name)
         kwargs = {} if kwargs is None else kwargs
+        job = self._new_job(task, kwargs, queue, priority, delay, owner, unique_key)
+        job_id = self.store.job_enqueue(job, connection)
+        if self.eager and job_id == job.id and connection is None:
+            self._run_eagerly(task, job_id)
+        return job_id
+
+    def dispatch_many(
+        self,
+        task_or_name: Task | str,
+        kwargs_list: Iterable[dict[str, Any]],
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        owner: str | None = None,
+    ) -> list[str]:
+        """Queue one job per kwargs in one transaction; return their ids in order. Much faster
+        than dispatch() in a loop. Unique keys are not taken here: use dispatch() for those."""
+        task = self._task(task_or_name)
+        jobs = [
+            self._new_job(task, kwargs, queue, priority, delay, owner, None)
+            for kwargs in kwargs_list
+        ]
+        ids = self.store.job_enqueue_many(jobs)
+        if self.eager:
+            for job_id in ids:
+                self._run_eagerly(task, job_id)
+        return ids
+
+    def _new_job(
+        self,
+        task: Task,
+        kwargs: dict[str, Any],
+        queue: str | None,
+        priority: int | None,
+        delay: float | None,
+        owner: str | None,
+        unique_key: str | None,
+    ) -> NewJob:
         codec.check_arguments(task.name, kwargs)
         if delay is not None and delay < 0:
             raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
         now = time.time()
-        job = NewJob(
+        return NewJob(
             id=new_job_id(),
             task=task.name,
             queue=queue or task.options.queue,
@@ -135,10 +174,6 @@ class Underway:
             owner=owner,
             unique_key=unique_key,
         )
-        job_id = self.store.job_enqueue(job, connection)
-        if self.eager and job_id == job.id and connection is None:
-            self._run_eagerly(task, job_id)
-        return job_id
 
     def _run_eagerly(self, task: Task, job_id: str) -> None:
         """Run every attempt now, in this thread, writing the status document as a worker

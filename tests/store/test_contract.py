@@ -222,6 +222,15 @@ def test_jobs_outlive_the_store_object(store: Store) -> None:
 # -- claim -----------------------------------------------------------------------------------
 
 
+def test_enqueue_many_inserts_every_job_in_order(store: Store) -> None:
+    jobs = [new_job(args={"n": n}, priority=n % 3) for n in range(250)]
+    assert store.job_enqueue_many(jobs) == [job.id for job in jobs]
+    assert store.job_enqueue_many([]) == []
+    assert [get(store, job.id).args for job in jobs[:3]] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert get(store, jobs[-1].id).priority == 249 % 3
+    assert len(claim(store, limit=1000)) == 250
+
+
 def test_claim_moves_to_processing_and_charges_an_attempt(store: Store) -> None:
     job_id = enqueue(store, max_attempts=3)
     [record] = store.job_claim("w1", queues=[], limit=5, lease_seconds=LEASE, now=NOW + 2)

@@ -98,6 +98,9 @@ class Store(Protocol):
         transaction), the insert joins that transaction: the job exists if and only if the
         caller commits. The caller's transaction is neither begun nor committed here."""
 
+    def job_enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Insert pending jobs (without unique keys) in one transaction; return their ids."""
+
     def job_get(self, job_id: str) -> JobRecord | None:
         """The job with its results and errors, or None."""
 

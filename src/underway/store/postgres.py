@@ -398,6 +398,31 @@ class PostgresStore:
             raise StoreError(f"job {job.id} was neither inserted nor found by its unique key")
         return job_id
 
+    def job_enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        if not jobs:
+            return []
+        rows = [
+            {
+                "id": job.id,
+                "task": job.task,
+                "queue": job.queue,
+                "priority": job.priority,
+                "owner": job.owner,
+                "args": job.args,
+                "tries": job.max_attempts,
+                "timeout": job.timeout,
+                "backoff": job.backoff,
+                "created_at": job.created_at,
+                "available_at": job.available_at,
+            }
+            for job in jobs
+        ]
+        params = {"jobs": _json(rows, strict=True), "channel": self.channel}
+        with self._connection() as conn:
+            # One statement, one round trip: the batch arrives as one JSON array.
+            conn.execute(self._q["jobs_insert_many"], params)
+        return [job.id for job in jobs]
+
     def _insert(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> str | None:
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(self._q["job_insert"], params).fetchone()

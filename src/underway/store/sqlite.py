@@ -186,20 +186,7 @@ class SQLiteStore:
     # -- dispatch and reads --------------------------------------------------------------------
 
     def job_enqueue(self, job: NewJob, connection: Any = None) -> str:
-        params = {
-            "id": job.id,
-            "task": job.task,
-            "queue": job.queue,
-            "priority": job.priority,
-            "owner": job.owner,
-            "unique_key": job.unique_key,
-            "args": codec.dumps(job.args),
-            "tries": job.max_attempts,
-            "timeout": job.timeout,
-            "backoff": job.backoff,
-            "created_at": job.created_at,
-            "available_at": job.available_at,
-        }
+        params = _insert_params(job)
         if connection is not None:
             if not isinstance(connection, sqlite3.Connection):
                 raise TypeError(
@@ -214,6 +201,11 @@ class SQLiteStore:
         if row is None:
             raise StoreError(f"job {job.id} was neither inserted nor found by its unique key")
         return str(row[0])
+
+    def job_enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        with self._write() as conn:
+            conn.executemany(Q["job_insert"], [_insert_params(job) for job in jobs])
+        return [job.id for job in jobs]
 
     def job_get(self, job_id: str) -> JobRecord | None:
         conn = self._conn
@@ -428,6 +420,23 @@ class SQLiteStore:
         return Stats(
             counts, finished.get("completed", 0), finished.get("failed", 0), self.worker_list(now)
         )
+
+
+def _insert_params(job: NewJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "task": job.task,
+        "queue": job.queue,
+        "priority": job.priority,
+        "owner": job.owner,
+        "unique_key": job.unique_key,
+        "args": codec.dumps(job.args),
+        "tries": job.max_attempts,
+        "timeout": job.timeout,
+        "backoff": job.backoff,
+        "created_at": job.created_at,
+        "available_at": job.available_at,
+    }
 
 
 def _insert(conn: sqlite3.Connection, params: dict[str, Any]) -> Any:
