@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install services
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -55,3 +55,13 @@ def test_a_delayed_job_does_not_start_before_its_time(uw: Harness) -> None:
     assert record is not None and record.started_at is not None
     assert record.started_at >= record.created_at + delay
     assert document["started_at"] >= document["available_at"]
+
+
+def test_an_idle_worker_is_woken_by_a_dispatch_not_by_its_slow_poll(uw: Harness) -> None:
+    # With a 60 s poll, only the wake-up (LISTEN/NOTIFY, or SQLite's data_version check) can
+    # start these jobs within the test's time.
+    worker = uw.worker(*ONE_SLOT, "--sleep", "60")
+    uw.wait(uw.dispatch("record", label="first"), timeout=60)
+    for label in ("second", "third"):
+        job_id = uw.dispatch("record", label=label)
+        assert uw.wait(job_id, timeout=20)["status"] == "completed", worker.log()

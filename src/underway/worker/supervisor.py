@@ -65,6 +65,7 @@ class Supervisor:
         self.next_poll = now
         self.next_heartbeat = now
         self.next_rescue = now
+        self.work_fd: int | None = None
         self.outage_since: float | None = None
         self.outage_backoff = OUTAGE_BACKOFF_MIN
         self.store_retry_at = now
@@ -157,11 +158,22 @@ class Supervisor:
             if self.config.burst and self.last_claim_empty and not self.running:
                 log.info("burst: no job is ready; exiting")
                 return
+            self._watch_work_fd()
             for tag in self.waiter.wait(self._timeout(time.monotonic())):
                 self._on_ready(tag)
             now = time.monotonic()
             self._enforce_deadlines(now)
             self._guard(self._store_turn, now)
+
+    def _watch_work_fd(self) -> None:
+        """Wait on the store's new-work descriptor; it changes when its connection is remade."""
+        fd = self.store.work_wake_fd()
+        if fd != self.work_fd:
+            if self.work_fd is not None:
+                self.waiter.remove(self.work_fd)
+            if fd is not None:
+                self.waiter.add(fd, WORK)
+            self.work_fd = fd
 
     def _store_turn(self, now: float) -> None:
         if self.writes.flush_due(now):
@@ -196,7 +208,7 @@ class Supervisor:
             moments.append(flush)
         if self._free_slots() and not self.stopping:
             moments.append(self.next_poll)
-            if self.store.work_wake_fd() is None:
+            if self.work_fd is None:
                 idle = now - self.last_busy > IDLE_BACKOFF_AFTER
                 moments.append(now + (IDLE_TICK_MAX if idle else IDLE_TICK))
         for running in self.running.values():
@@ -235,7 +247,7 @@ class Supervisor:
     def _claim_if_ready(self, now: float) -> None:
         if self.stopping or not self._free_slots():
             return
-        if self.store.work_wake_fd() is None and self.store.work_changed():
+        if self.work_fd is None and self.store.work_changed():
             self.maybe_work = True
         if not (self.maybe_work or now >= self.next_poll):
             return
