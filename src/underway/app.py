@@ -156,7 +156,7 @@ class Underway:
         owner: str | None,
         unique_key: str | None,
     ) -> NewJob:
-        codec.check_arguments(task.name, kwargs)
+        encoded = codec.check_arguments(task.name, kwargs)
         if delay is not None and delay < 0:
             raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
         now = time.time()
@@ -173,6 +173,7 @@ class Underway:
             available_at=now + (delay or 0.0),
             owner=owner,
             unique_key=unique_key,
+            args_json=encoded,
         )
 
     def _run_eagerly(self, task: Task, job_id: str) -> None:

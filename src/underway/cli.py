@@ -133,6 +133,10 @@ def worker(
         raise ConfigurationError(
             "the worker needs your tasks: pass --app module:attribute or set UNDERWAY_APP"
         )
+    # A log line per job event must stay cheap at thousands of jobs a second: skip the caller
+    # lookup and the thread/process fields nobody prints (the logging HOWTO's optimisations).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)-7s %(message)s",

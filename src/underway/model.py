@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .codec import dumps
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -39,6 +41,11 @@ class NewJob:
     available_at: float
     owner: str | None = None
     unique_key: str | None = None
+    # args as JSON text when the dispatcher already encoded them (it checks they are JSON).
+    args_json: str | None = None
+
+    def encoded_args(self) -> str:
+        return self.args_json if self.args_json is not None else dumps(self.args)
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,7 +372,7 @@ class PostgresStore:
             "priority": job.priority,
             "owner": job.owner,
             "unique_key": job.unique_key,
-            "args": _json(job.args, strict=True),
+            "args": _json(job.args, strict=True, text=job.args_json),
             "tries": job.max_attempts,
             "timeout": job.timeout,
             "backoff": job.backoff,
@@ -763,10 +763,10 @@ def _drain_notifications(conn: psycopg.Connection[Any]) -> bool:
     return arrived
 
 
-def _json(value: Any, strict: bool = False) -> str:
-    """JSON text for a jsonb column. PostgreSQL cannot store the NUL character: arguments that
-    hold one are refused; worker-written values get U+FFFD in its place."""
-    text = codec.dumps(value)
+def _json(value: Any, strict: bool = False, text: str | None = None) -> str:
+    """JSON text for a jsonb column (text: value already encoded). PostgreSQL cannot store the
+    NUL character: arguments that hold one are refused; worker-written values get U+FFFD."""
+    text = codec.dumps(value) if text is None else text
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         if strict:
             raise ValueError(

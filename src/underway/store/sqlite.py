@@ -11,7 +11,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from .. import codec
-from ..errors import ConfigurationError, InvalidTransition, JobNotFound, StoreError
+from ..errors import (
+    ConfigurationError,
+    InvalidTransition,
+    JobNotFound,
+    StoreError,
+    StoreUnavailable,
+)
 from ..model import JobRecord, NewJob, Status
 from ..settings import DatabaseURL
 from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
@@ -107,13 +113,27 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        with self._busy_is_unavailable():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _busy_is_unavailable(self) -> Iterator[None]:
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreUnavailable(
+                    f"{self.path} stayed locked by another writer for longer than the busy "
+                    f"time-out ({self.busy_timeout:g} s; ?timeout= in the URL sets it)"
+                ) from exc
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         for conn in self._connections:
@@ -195,6 +215,11 @@ class SQLiteStore:
                 )
             self.schema_ensure()
             row = _insert(connection, params)
+        elif job.unique_key is None:
+            # One statement is its own transaction: no BEGIN and COMMIT round trips.
+            with self._busy_is_unavailable():
+                self._conn.execute(Q["job_insert"], params)
+            row = (job.id,)
         else:
             with self._write() as conn:
                 row = _insert(conn, params)
@@ -313,8 +338,6 @@ class SQLiteStore:
         refused = []
         with self._write() as conn:
             for outcome in outcomes:
-                if outcome.progress is not None:
-                    _write_progress(conn, worker_id, outcome.progress)
                 if not _finish(conn, worker_id, outcome):
                     refused.append(outcome.lease.job_id)
         return refused
@@ -430,7 +453,7 @@ def _insert_params(job: NewJob) -> dict[str, Any]:
         "priority": job.priority,
         "owner": job.owner,
         "unique_key": job.unique_key,
-        "args": codec.dumps(job.args),
+        "args": job.encoded_args(),
         "tries": job.max_attempts,
         "timeout": job.timeout,
         "backoff": job.backoff,
@@ -446,58 +469,64 @@ def _insert(conn: sqlite3.Connection, params: dict[str, Any]) -> Any:
     return conn.execute(Q["job_active_by_unique_key"], params).fetchone()
 
 
+def _progress_params(write: ProgressWrite | None) -> dict[str, Any]:
+    if write is None:
+        return {"has_progress": False, "has_checkpoint": False, "total": None, "processed": 0,
+                "current": None, "usage": None, "checkpoint": None}  # fmt: skip
+    return {
+        "has_progress": True,
+        "total": write.total,
+        "processed": write.processed,
+        "current": write.current,
+        "usage": codec.dumps(write.usage) if write.usage else None,
+        "has_checkpoint": write.has_checkpoint,
+        "checkpoint": codec.dumps(write.checkpoint) if write.has_checkpoint else None,
+    }
+
+
+def _entries(job_id: str, write: ProgressWrite | None) -> list[dict[str, Any]]:
+    if write is None:
+        return []
+    return [
+        *({"job_id": job_id, "kind": "result", "body": codec.dumps(r)} for r in write.results),
+        *({"job_id": job_id, "kind": "error", "body": e} for e in write.errors),
+    ]
+
+
 def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWrite) -> bool:
     job_id = write.lease.job_id
-    updated = conn.execute(
-        Q["job_progress_update"],
-        {
-            "id": job_id,
-            "attempt": write.lease.attempt,
-            "worker_id": worker_id,
-            "total": write.total,
-            "processed": write.processed,
-            "current": write.current,
-            "usage": codec.dumps(write.usage) if write.usage else None,
-            "has_checkpoint": write.has_checkpoint,
-            "checkpoint": codec.dumps(write.checkpoint) if write.has_checkpoint else None,
-        },
-    ).rowcount
-    if updated:
-        entries = [
-            *({"job_id": job_id, "kind": "result", "body": codec.dumps(r)} for r in write.results),
-            *({"job_id": job_id, "kind": "error", "body": e} for e in write.errors),
-        ]
-        if entries:
-            conn.executemany(Q["entry_insert"], entries)
+    params = {"id": job_id, "attempt": write.lease.attempt, "worker_id": worker_id}
+    updated = conn.execute(Q["job_progress_update"], params | _progress_params(write)).rowcount
+    if updated and (entries := _entries(job_id, write)):
+        conn.executemany(Q["entry_insert"], entries)
     return bool(updated)
 
 
 def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
+    """One statement ends the attempt together with its last progress; then its entries."""
+    job_id = outcome.lease.job_id
     ended = outcome.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
-    updated = conn.execute(
-        Q["job_finish"],
-        {
-            "id": outcome.lease.job_id,
-            "attempt": outcome.lease.attempt,
-            "worker_id": worker_id,
-            "status": outcome.status.value,
-            "result": codec.dumps(outcome.result) if outcome.status == Status.COMPLETED else None,
-            "error": outcome.error,
-            "traceback": outcome.traceback,
-            "retry_at": outcome.retry_at,
-            "completed_at": outcome.finished_at if ended else None,
-        },
-    ).rowcount
-    if updated and outcome.error:
-        conn.execute(
-            Q["entry_insert"],
-            {
-                "job_id": outcome.lease.job_id,
-                "kind": "error",
-                "body": f"attempt {outcome.lease.attempt}: {outcome.error}",
-            },
-        )
-    return bool(updated)
+    params = {
+        "id": job_id,
+        "attempt": outcome.lease.attempt,
+        "worker_id": worker_id,
+        "status": outcome.status.value,
+        "result": codec.dumps(outcome.result) if outcome.status == Status.COMPLETED else None,
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+        "retry_at": outcome.retry_at,
+        "completed_at": outcome.finished_at if ended else None,
+    }
+    updated = conn.execute(Q["job_finish"], params | _progress_params(outcome.progress)).rowcount
+    if not updated:
+        return False
+    entries = _entries(job_id, outcome.progress)
+    if outcome.error:
+        body = f"attempt {outcome.lease.attempt}: {outcome.error}"
+        entries.append({"job_id": job_id, "kind": "error", "body": body})
+    if entries:
+        conn.executemany(Q["entry_insert"], entries)
+    return True
 
 
 def _in_claim_order(rows: Iterable[sqlite3.Row]) -> list[JobRecord]:

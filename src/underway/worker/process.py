@@ -51,6 +51,7 @@ class ChildRunner:
         self.acks: dict[str, tuple[threading.Event, list[bool]]] = {}
         self.send_lock = threading.Lock()
         self.stopping = False
+        self.done: list[dict[str, Any]] = []  # outcomes not sent yet; the loop's own
         self.process = psutil.Process()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -86,20 +87,8 @@ class ChildRunner:
     def _on_message(self, message: dict[str, Any]) -> None:
         op = message["op"]
         if op == "run":
-            wire = message["job"]
-            job = Job(
-                wire["id"],
-                wire["attempt"],
-                total=wire["total"],
-                processed=wire["processed"],
-                current=wire["current"],
-                usage=wire["usage"],
-                checkpoint=wire["checkpoint"],
-                saver=self._save_checkpoint,
-            )
-            task = self.tasks.get(wire["task"])
-            handle = asyncio.create_task(self._run(job, task, wire))
-            self.running[job.id] = (job, handle, task)
+            for wire in message["jobs"]:
+                self._start(wire)
         elif op == "cancel" and message["id"] in self.running:
             job, handle, task = self.running[message["id"]]
             job.cancel()
@@ -109,6 +98,21 @@ class ChildRunner:
             self.stopping = True
             if not self.running:
                 self.finished.set()
+
+    def _start(self, wire: dict[str, Any]) -> None:
+        job = Job(
+            wire["id"],
+            wire["attempt"],
+            total=wire["total"],
+            processed=wire["processed"],
+            current=wire["current"],
+            usage=wire["usage"],
+            checkpoint=wire["checkpoint"],
+            saver=self._save_checkpoint,
+        )
+        task = self.tasks.get(wire["task"])
+        handle = asyncio.create_task(self._run(job, task, wire))
+        self.running[job.id] = (job, handle, task)
 
     async def _run(self, job: Job, task: Task | None, wire: dict[str, Any]) -> None:
         result: AttemptResult
@@ -120,11 +124,9 @@ class ChildRunner:
             except asyncio.CancelledError:
                 result = AttemptResult("cancelled")
         self.running.pop(job.id, None)
-        final = job.take_progress(force=True)
-        assert final is not None
-        self.send(
+        final = job.take_progress()
+        self.done.append(
             {
-                "op": "done",
                 "id": job.id,
                 "attempt": job.attempt,
                 "kind": result.kind,
@@ -132,10 +134,16 @@ class ChildRunner:
                 "error": result.error,
                 "traceback": result.traceback,
                 "retryable": result.retryable,
-                "progress": protocol.progress_to_wire(final),
-                "rss": self.process.memory_info().rss,
+                "progress": None if final is None else protocol.progress_to_wire(final),
             }
         )
+        if len(self.done) == 1:
+            # Jobs that end in the same turn of the loop go back in one message.
+            self.loop.call_soon(self._send_done)
+
+    def _send_done(self) -> None:
+        done, self.done = self.done, []
+        self.send({"op": "done", "jobs": done, "rss": self.process.memory_info().rss})
         if self.stopping and not self.running:
             self.finished.set()
 

@@ -265,10 +265,15 @@ class Supervisor:
         self.next_poll = now + self.config.sleep
         if records:
             self.last_busy = now
+        batches: dict[Child, list[dict[str, Any]]] = {}
         for record in records:
-            self._start(record, now)
+            child, wire = self._start(record, now)
+            batches.setdefault(child, []).append(wire)
+        for child, jobs in batches.items():
+            protocol.send(child.conn, {"op": "run", "jobs": jobs})
 
-    def _start(self, record: JobRecord, now: float) -> None:
+    def _start(self, record: JobRecord, now: float) -> tuple[Child, dict[str, Any]]:
+        """Give the job to the child with most free slots; return it and the job's message."""
         child = max(self.children, key=lambda c: c.free)
         timeout = record.timeout if record.timeout is not None else self.config.timeout
         task = self.app.tasks.get(record.task)
@@ -278,24 +283,18 @@ class Supervisor:
         self.running[record.id] = running
         child.jobs.add(record.id)
         log.info("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
-        protocol.send(
-            child.conn,
-            {
-                "op": "run",
-                "job": {
-                    "id": record.id,
-                    "attempt": record.attempts,
-                    "task": record.task,
-                    "args": record.args,
-                    "timeout": timeout,
-                    "total": record.progress_total,
-                    "processed": record.progress_processed,
-                    "current": record.progress_current,
-                    "usage": record.usage,
-                    "checkpoint": record.checkpoint,
-                },
-            },
-        )
+        return child, {
+            "id": record.id,
+            "attempt": record.attempts,
+            "task": record.task,
+            "args": record.args,
+            "timeout": timeout,
+            "total": record.progress_total,
+            "processed": record.progress_processed,
+            "current": record.progress_current,
+            "usage": record.usage,
+            "checkpoint": record.checkpoint,
+        }
 
     # -- messages from children ----------------------------------------------------------------
 
@@ -319,7 +318,9 @@ class Supervisor:
             write = protocol.progress_from_wire(message["write"])
             self.writes.add_checkpoint(write, self._answer_checkpoint(child, write.lease.job_id))
         elif op == "done":
-            self._on_done(child, message)
+            for done in message["jobs"]:
+                self._on_done(done)
+            self._check_memory(child, message["rss"])
 
     def _answer_checkpoint(self, child: Child, job_id: str) -> Callable[[bool], None]:
         def answer(stored: bool) -> None:
@@ -333,20 +334,24 @@ class Supervisor:
         if running is not None and not running.lost and running.lease == write.lease:
             self.writes.add_progress(write)
 
-    def _on_done(self, child: Child, message: dict[str, Any]) -> None:
+    def _on_done(self, message: dict[str, Any]) -> None:
         running = self.running.get(message["id"])
         if running is None or running.lease.attempt != message["attempt"]:
             return
-        final = protocol.progress_from_wire(message["progress"])
-        progress = protocol.merge_progress(self.writes.take_progress(running.record.id), final)
+        progress = self.writes.take_progress(running.record.id)
+        if message["progress"] is not None:
+            final = protocol.progress_from_wire(message["progress"])
+            progress = protocol.merge_progress(progress, final)
         self._end(running, message["kind"], message, progress)
         self.last_busy = time.monotonic()
+
+    def _check_memory(self, child: Child, rss: int) -> None:
         limit = self.config.memory_mb
-        if limit is not None and message["rss"] > limit * 1024 * 1024 and not child.retiring:
+        if limit is not None and rss > limit * 1024 * 1024 and not child.retiring:
             log.warning(
                 "child %d uses %.0f MB, over --memory %g MB: replacing it after its jobs",
                 child.pid,
-                message["rss"] / 1048576,
+                rss / 1048576,
                 limit,
             )
             child.retiring = True

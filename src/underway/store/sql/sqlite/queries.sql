@@ -151,7 +151,12 @@ INSERT INTO underway_job_entries (job_id, kind, body) VALUES (:job_id, :kind, :b
 UPDATE underway_jobs
 SET status = :status, result = :result, error = :error, traceback = :traceback,
     available_at = COALESCE(:retry_at, available_at), completed_at = :completed_at,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    progress_total = CASE WHEN :has_progress THEN :total ELSE progress_total END,
+    progress_processed = CASE WHEN :has_progress THEN :processed ELSE progress_processed END,
+    progress_current = CASE WHEN :has_progress THEN :current ELSE progress_current END,
+    usage = CASE WHEN :has_progress THEN :usage ELSE usage END,
+    checkpoint = CASE WHEN :has_checkpoint THEN :checkpoint ELSE checkpoint END
 WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
 
 -- name: job_release
