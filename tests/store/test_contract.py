@@ -18,6 +18,7 @@ from underway.ids import new_job_id
 from underway.model import JobRecord, NewJob, Status
 from underway.states import TRANSITIONS
 from underway.store import (
+    ClaimRequest,
     Lease,
     Outcome,
     ProgressWrite,
@@ -229,6 +230,24 @@ def test_enqueue_many_inserts_every_job_in_order(store: Store) -> None:
     assert [get(store, job.id).args for job in jobs[:3]] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert get(store, jobs[-1].id).priority == 249 % 3
     assert len(claim(store, limit=1000)) == 250
+
+
+def test_finish_and_claim_ends_attempts_and_claims_in_one_call(store: Store) -> None:
+    first, second, waiting = enqueue(store), enqueue(store), enqueue(store)
+    lease = claim_one(store, first)
+    stale = Lease(claim_one(store, second).job_id, 99)
+    outcomes = [
+        Outcome(lease, Status.COMPLETED, NOW + 1, result={"ok": True}),
+        Outcome(stale, Status.COMPLETED, NOW + 1),
+    ]
+    request = ClaimRequest(queues=[], limit=5, lease_seconds=LEASE, now=NOW + 1)
+    refused, claimed = store.job_finish_and_claim("w1", outcomes, request)
+    assert refused == [second]
+    assert [record.id for record in claimed] == [waiting]
+    assert get(store, first).status == Status.COMPLETED
+    assert get(store, first).result == {"ok": True}
+    assert get(store, second).status == Status.PROCESSING
+    assert get(store, waiting).worker_id == "w1"
 
 
 def test_claim_moves_to_processing_and_charges_an_attempt(store: Store) -> None:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from ..errors import ConfigurationError
 from ..settings import parse_database_url
-from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, Store, WorkerInfo
+from .base import (
+    ClaimRequest,
+    JobPage,
+    Lease,
+    Outcome,
+    ProgressWrite,
+    Stats,
+    Store,
+    WorkerInfo,
+)
 
 __all__ = [
+    "ClaimRequest",
     "JobPage",
     "Lease",
     "Outcome",

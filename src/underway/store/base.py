@@ -54,6 +54,17 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """What job_claim takes, for job_finish_and_claim to claim after finishing."""
+
+    queues: Sequence[str]
+    limit: int
+    lease_seconds: float
+    now: float
+    min_tries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     id: str
     hostname: str
@@ -148,6 +159,12 @@ class Store(Protocol):
 
     def job_finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
         """End attempts (with their last progress) in one transaction; return refused ids."""
+
+    def job_finish_and_claim(
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: ClaimRequest
+    ) -> tuple[list[str], list[JobRecord]]:
+        """job_finish, then job_claim, in one transaction: one commit (one WAL flush) for both.
+        Returns the refused ids and the claimed records."""
 
     def job_release(self, worker_id: str, leases: Sequence[Lease], now: float) -> None:
         """Put jobs back to pending without charging the attempt (shutdown, a sibling's crash)."""

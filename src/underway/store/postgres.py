@@ -46,7 +46,7 @@ from ..errors import (
 )
 from ..model import JobRecord, NewJob, Status
 from ..settings import DatabaseURL
-from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
+from .base import ClaimRequest, JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
 from .queries import load_queries
 
 SCHEMA_VERSION = 1
@@ -473,32 +473,35 @@ class PostgresStore:
         now: float,
         min_tries: int = 1,
     ) -> list[JobRecord]:
+        request = ClaimRequest(queues, limit, lease_seconds, now, min_tries)
         if limit <= 0:
             return []
+        with self._connection() as conn:
+            if len(queues) <= 1:  # one statement: its own transaction
+                return self._claim(conn, worker_id, request)
+            with conn.transaction():
+                return self._claim(conn, worker_id, request)
+
+    def _claim(
+        self, conn: PooledConnection, worker_id: str, request: ClaimRequest
+    ) -> list[JobRecord]:
+        """Queues in order, each taking what the ones before it left of the limit."""
         params: dict[str, Any] = {
             "worker_id": worker_id,
-            "lease_expires_at": now + lease_seconds,
-            "now": now,
-            "limit": limit,
-            "min_tries": min_tries,
+            "lease_expires_at": request.now + request.lease_seconds,
+            "now": request.now,
+            "min_tries": request.min_tries,
         }
-        with self._connection() as conn:
-            if not queues:
-                return _ordered(conn.execute(self._q["job_claim_any"], params).fetchall())
-            if len(queues) == 1:
-                params["queue"] = queues[0]
-                return _ordered(conn.execute(self._q["job_claim_queue"], params).fetchall())
-            claimed: list[JobRecord] = []
-            with conn.transaction():
-                for queue in queues:
-                    params["queue"] = queue
-                    params["limit"] = limit - len(claimed)
-                    claimed.extend(
-                        _ordered(conn.execute(self._q["job_claim_queue"], params).fetchall())
-                    )
-                    if len(claimed) >= limit:
-                        break
-            return claimed
+        claimed: list[JobRecord] = []
+        queues: list[str | None] = [*request.queues] or [None]  # None: every queue
+        for queue in queues:
+            params["limit"] = request.limit - len(claimed)
+            if params["limit"] <= 0:
+                break
+            query = self._q["job_claim_any"] if queue is None else self._q["job_claim_queue"]
+            rows = conn.execute(query, params | {"queue": queue}).fetchall()
+            claimed.extend(_ordered(rows))
+        return claimed
 
     def job_claim_one(
         self, worker_id: str, job_id: str, lease_seconds: float, now: float
@@ -547,14 +550,27 @@ class PostgresStore:
     def job_finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
         if not outcomes:
             return []
+        with self._connection() as conn:
+            return self._finish(conn, worker_id, outcomes)
+
+    def job_finish_and_claim(
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: ClaimRequest
+    ) -> tuple[list[str], list[JobRecord]]:
+        with self._connection() as conn, conn.transaction():
+            # One commit for both state changes.
+            refused = self._finish(conn, worker_id, outcomes) if outcomes else []
+            return refused, self._claim(conn, worker_id, claim)
+
+    def _finish(
+        self, conn: PooledConnection, worker_id: str, outcomes: Sequence[Outcome]
+    ) -> list[str]:
         params = {
             "outcomes": _json([_outcome_row(n, o) for n, o in enumerate(outcomes)]),
             "worker_id": worker_id,
             "channel": self.channel,
         }
-        with self._connection() as conn:
-            # One statement: every outcome with its last progress, durably, in one round trip.
-            rows = conn.execute(self._q["job_finish"], params).fetchall()
+        # One statement: every outcome with its last progress, in one round trip.
+        rows = conn.execute(self._q["job_finish"], params).fetchall()
         accepted = {row["id"] for row in rows}
         return [o.lease.job_id for o in outcomes if o.lease.job_id not in accepted]
 

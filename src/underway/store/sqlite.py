@@ -20,7 +20,7 @@ from ..errors import (
 )
 from ..model import JobRecord, NewJob, Status
 from ..settings import DatabaseURL
-from .base import JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
+from .base import ClaimRequest, JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
 from .queries import load_queries
 
 # "undw": marks a file as underway's so that a foreign database is never written to.
@@ -275,25 +275,9 @@ class SQLiteStore:
         now: float,
         min_tries: int = 1,
     ) -> list[JobRecord]:
-        params: dict[str, Any] = {
-            "worker_id": worker_id,
-            "lease_expires_at": now + lease_seconds,
-            "now": now,
-            "limit": limit,
-            "min_tries": min_tries,
-        }
-        claimed: list[JobRecord] = []
-        # RETURNING yields rows in no promised order: put each batch back in claim order.
+        request = ClaimRequest(queues, limit, lease_seconds, now, min_tries)
         with self._write() as conn:
-            if not queues:
-                claimed = _in_claim_order(conn.execute(Q["job_claim_any"], params))
-            for queue in queues:
-                params["queue"] = queue
-                params["limit"] = limit - len(claimed)
-                claimed.extend(_in_claim_order(conn.execute(Q["job_claim_queue"], params)))
-                if len(claimed) >= limit:
-                    break
-        return claimed
+            return _claim(conn, worker_id, request)
 
     def job_claim_one(
         self, worker_id: str, job_id: str, lease_seconds: float, now: float
@@ -341,6 +325,13 @@ class SQLiteStore:
                 if not _finish(conn, worker_id, outcome):
                     refused.append(outcome.lease.job_id)
         return refused
+
+    def job_finish_and_claim(
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: ClaimRequest
+    ) -> tuple[list[str], list[JobRecord]]:
+        with self._write() as conn:
+            refused = [o.lease.job_id for o in outcomes if not _finish(conn, worker_id, o)]
+            return refused, _claim(conn, worker_id, claim)
 
     def job_release(self, worker_id: str, leases: Sequence[Lease], now: float) -> None:
         with self._write() as conn:
@@ -527,6 +518,29 @@ def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
     if entries:
         conn.executemany(Q["entry_insert"], entries)
     return True
+
+
+def _claim(conn: sqlite3.Connection, worker_id: str, request: ClaimRequest) -> list[JobRecord]:
+    params: dict[str, Any] = {
+        "worker_id": worker_id,
+        "lease_expires_at": request.now + request.lease_seconds,
+        "now": request.now,
+        "limit": request.limit,
+        "min_tries": request.min_tries,
+    }
+    if request.limit <= 0:
+        return []
+    if not request.queues:
+        return _in_claim_order(conn.execute(Q["job_claim_any"], params))
+    # RETURNING yields rows in no promised order: put each queue's batch back in claim order.
+    claimed: list[JobRecord] = []
+    for queue in request.queues:
+        params["queue"] = queue
+        params["limit"] = request.limit - len(claimed)
+        claimed.extend(_in_claim_order(conn.execute(Q["job_claim_queue"], params)))
+        if len(claimed) >= request.limit:
+            break
+    return claimed
 
 
 def _in_claim_order(rows: Iterable[sqlite3.Row]) -> list[JobRecord]:

@@ -21,7 +21,7 @@ from ..app import Underway
 from ..errors import StoreUnavailable
 from ..ids import new_job_id
 from ..model import JobRecord
-from ..store.base import Lease, ProgressWrite, WorkerInfo
+from ..store.base import ClaimRequest, Lease, ProgressWrite, WorkerInfo
 from . import protocol
 from .config import (
     ASYNC_TIMEOUT_BACKSTOP,
@@ -176,8 +176,14 @@ class Supervisor:
             self.work_fd = fd
 
     def _store_turn(self, now: float) -> None:
-        if self.writes.flush_due(now):
-            self.maybe_work = True
+        # Finished jobs free slots: refill them in the transaction that records the outcomes.
+        claim = self._claim_request() if self.writes.outcomes else None
+        claimed = self.writes.flush_due(now, claim)
+        if claimed is not None:
+            if claim is None:
+                self.maybe_work = True
+            else:
+                self._started(claimed, claim.limit, now)
         self._periodic(now)
 
     def _guard(self, step: Callable[[float], Any], now: float) -> None:
@@ -251,16 +257,30 @@ class Supervisor:
             self.maybe_work = True
         if not (self.maybe_work or now >= self.next_poll):
             return
-        free = self._free_slots()
+        claim = self._claim_request()
+        if claim is None:
+            return
         records = self.store.job_claim(
             self.worker_id,
-            queues=self.config.queues,
-            limit=free,
-            lease_seconds=self.config.lease,
-            now=time.time(),
-            min_tries=self.config.tries or 1,
+            queues=claim.queues,
+            limit=claim.limit,
+            lease_seconds=claim.lease_seconds,
+            now=claim.now,
+            min_tries=claim.min_tries,
         )
-        self.maybe_work = len(records) == free
+        self._started(records, claim.limit, now)
+
+    def _claim_request(self) -> ClaimRequest | None:
+        free = self._free_slots()
+        if self.stopping or not free:
+            return None
+        return ClaimRequest(
+            self.config.queues, free, self.config.lease, time.time(), self.config.tries or 1
+        )
+
+    def _started(self, records: list[JobRecord], asked: int, now: float) -> None:
+        """Hand claimed jobs to children, one message per child."""
+        self.maybe_work = len(records) == asked
         self.last_claim_empty = not records
         self.next_poll = now + self.config.sleep
         if records:

@@ -10,7 +10,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..store.base import Outcome, ProgressWrite, Store
+from ..model import JobRecord
+from ..store.base import ClaimRequest, Outcome, ProgressWrite, Store
 from . import protocol
 
 log = logging.getLogger("underway.worker")
@@ -54,16 +55,17 @@ class WriteBuffer:
     def next_moment(self) -> float | None:
         return self.next_flush if self.progress else None
 
-    def flush_due(self, now: float) -> bool:
-        """Write what is due; True when outcomes were written (slots are free for more work)."""
-        wrote_outcomes = False
+    def flush_due(self, now: float, claim: ClaimRequest | None = None) -> list[JobRecord] | None:
+        """Write what is due. When outcomes are written, claim is claimed in the same
+        transaction: the claimed records are returned (None when no outcomes were written)."""
+        claimed = None
         if self.urgent or (self.progress and now >= self.next_flush):
-            wrote_outcomes = self.flush()
+            claimed = self.flush(claim)
         if now >= self.next_flush:
             self.next_flush = now + self.interval
-        return wrote_outcomes
+        return claimed
 
-    def flush(self) -> bool:
+    def flush(self, claim: ClaimRequest | None = None) -> list[JobRecord] | None:
         if self.checkpoints:
             writes = [pending.write for pending in self.checkpoints]
             refused = set(self.store.job_write_progress(self.worker_id, writes))
@@ -82,10 +84,15 @@ class WriteBuffer:
                 log.warning("job %s: progress write refused (lease lost)", job_id)
             self.progress = {}
         if not self.outcomes:
-            return False
-        refused = set(self.store.job_finish(self.worker_id, [o for _, o in self.outcomes]))
+            return None
+        outcomes = [o for _, o in self.outcomes]
+        claimed: list[JobRecord] = []
+        if claim is None:
+            not_written = self.store.job_finish(self.worker_id, outcomes)
+        else:
+            not_written, claimed = self.store.job_finish_and_claim(self.worker_id, outcomes, claim)
         for label, outcome in self.outcomes:
-            if outcome.lease.job_id in refused:
+            if outcome.lease.job_id in not_written:
                 log.warning("%s: outcome refused, the job was cancelled or taken over", label)
         self.outcomes = []
-        return True
+        return claimed
