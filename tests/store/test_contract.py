@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from store_helpers import NOW, new_job
 
 from underway.errors import InvalidTransition, JobNotFound
 from underway.ids import new_job_id
@@ -27,27 +28,10 @@ from underway.store import (
     open_store,
 )
 
-NOW = 1_800_000_000.0
 LEASE = 30.0
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def new_job(**fields: Any) -> NewJob:
-    defaults: dict[str, Any] = {
-        "id": new_job_id(),
-        "task": "tests.work",
-        "queue": "default",
-        "args": {},
-        "priority": 0,
-        "max_attempts": 1,
-        "timeout": None,
-        "backoff": 1.0,
-        "created_at": NOW,
-        "available_at": NOW,
-    }
-    return NewJob(**{**defaults, **fields})
 
 
 def enqueue(store: Store, **fields: Any) -> str:

@@ -15,37 +15,18 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from store_helpers import NOW, new_job
 
 psycopg = pytest.importorskip("psycopg")
 
 from underway import Underway  # noqa: E402
 from underway.errors import ConfigurationError, StoreError, StoreUnavailable  # noqa: E402
-from underway.ids import new_job_id  # noqa: E402
-from underway.model import NewJob, Status  # noqa: E402
+from underway.model import Status  # noqa: E402
 from underway.store import Lease, Outcome, Store, open_store  # noqa: E402
 from underway.store import postgres as pg_store  # noqa: E402
-
-NOW = 1_800_000_000.0
-
-
-def new_job(**fields: Any) -> NewJob:
-    defaults: dict[str, Any] = {
-        "id": new_job_id(),
-        "task": "tests.work",
-        "queue": "default",
-        "args": {},
-        "priority": 0,
-        "max_attempts": 1,
-        "timeout": None,
-        "backoff": 1.0,
-        "created_at": NOW,
-        "available_at": NOW,
-    }
-    return NewJob(**{**defaults, **fields})
 
 
 def server_url(url: str) -> str:

@@ -10,34 +10,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
+from store_helpers import NOW, new_job
 
 from underway.errors import ConfigurationError, StoreError
 from underway.ids import new_job_id
-from underway.model import NewJob, Status
+from underway.model import Status
 from underway.store import Store, open_store
 from underway.store import sqlite as sqlite_backend
 from underway.store.queries import load_queries
-
-NOW = 1_800_000_000.0
-
-
-def new_job(**fields: Any) -> NewJob:
-    defaults: dict[str, Any] = {
-        "id": new_job_id(),
-        "task": "tests.work",
-        "queue": "default",
-        "args": {"n": 1},
-        "priority": 0,
-        "max_attempts": 1,
-        "timeout": None,
-        "backoff": 1.0,
-        "created_at": NOW,
-        "available_at": NOW,
-    }
-    return NewJob(**{**defaults, **fields})
 
 
 def url_of(path: Path, query: str = "") -> str:
@@ -277,7 +259,7 @@ def test_dispatch_in_the_callers_transaction_exists_once_committed(
     caller.commit()
     record = sqlite_store.job_get(job.id)
     assert record is not None
-    assert (record.status, record.args) == (Status.PENDING, {"n": 1})
+    assert (record.status, record.args) == (Status.PENDING, {})
     assert _orders(db_path) == ["paid"]
 
 

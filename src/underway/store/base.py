@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..errors import InvalidTransition, JobNotFound
 from ..model import JobRecord, NewJob, Status
 
 
@@ -200,3 +201,18 @@ class Store(Protocol):
 
     def work_changed(self) -> bool:
         """Cheap check: may new work have arrived since the last call?"""
+
+
+def transition_result(
+    store: Store, job_id: str, changed: int, verb: str, allowed: str
+) -> JobRecord:
+    """The job after an operator's transition (cancel, retry) changed `changed` rows: the
+    record, or JobNotFound / InvalidTransition naming why nothing changed."""
+    record = store.job_get(job_id)
+    if record is None:
+        raise JobNotFound(f"no job with id {job_id}")
+    if not changed:
+        raise InvalidTransition(
+            f"cannot {verb} job {job_id}: it is {record.status.value}, not {allowed}"
+        )
+    return record

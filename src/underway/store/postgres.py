@@ -40,13 +40,21 @@ from .. import codec
 from ..errors import (
     ConfigurationError,
     InvalidTransition,
-    JobNotFound,
     StoreError,
     StoreUnavailable,
 )
 from ..model import JobRecord, NewJob, Status
 from ..settings import DatabaseURL
-from .base import ClaimRequest, JobPage, Lease, Outcome, ProgressWrite, Stats, WorkerInfo
+from .base import (
+    ClaimRequest,
+    JobPage,
+    Lease,
+    Outcome,
+    ProgressWrite,
+    Stats,
+    WorkerInfo,
+    transition_result,
+)
 from .queries import load_queries
 
 SCHEMA_VERSION = 1
@@ -675,7 +683,7 @@ class PostgresStore:
     def job_cancel(self, job_id: str, now: float) -> JobRecord:
         with self._connection() as conn:
             changed = conn.execute(self._q["job_cancel"], {"id": job_id, "now": now}).rowcount
-        return self._after_transition(job_id, changed, "cancel", "pending or processing")
+        return transition_result(self, job_id, changed, "cancel", "pending or processing")
 
     def job_retry(self, job_id: str, now: float) -> JobRecord:
         params = {"id": job_id, "now": now, "channel": self.channel}
@@ -686,17 +694,7 @@ class PostgresStore:
             raise InvalidTransition(
                 f"cannot retry job {job_id}: another job with its unique key is pending or running"
             ) from None
-        return self._after_transition(job_id, changed, "retry", "failed or cancelled")
-
-    def _after_transition(self, job_id: str, changed: int, verb: str, allowed: str) -> JobRecord:
-        record = self.job_get(job_id)
-        if record is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        if not changed:
-            raise InvalidTransition(
-                f"cannot {verb} job {job_id}: it is {record.status.value}, not {allowed}"
-            )
-        return record
+        return transition_result(self, job_id, changed, "retry", "failed or cancelled")
 
     def job_delete(self, job_id: str) -> bool:
         with self._connection() as conn:
