@@ -51,7 +51,7 @@ SYSTEMS: dict[str, Entry] = {
             module="underway_queue",
             cls="UnderwaySQLite",
             backend="sqlite",
-            default_concurrency=4,
+            default_concurrency=10,
             packages=("underway",),
             production="`underway worker --processes 2 --concurrency C`: a supervisor (the only "
             "database client) and 2 child processes with C asyncio slots each; one SQLite file "
@@ -63,7 +63,7 @@ SYSTEMS: dict[str, Entry] = {
             module="underway_queue",
             cls="UnderwayPostgres",
             backend="postgres",
-            default_concurrency=4,
+            default_concurrency=10,
             packages=("underway", "psycopg", "psycopg-pool"),
             production="`underway worker --processes 2 --concurrency C` on PostgreSQL (a fresh "
             "database, schema `underway_bench`), LISTEN/NOTIFY wake-ups",

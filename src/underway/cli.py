@@ -96,7 +96,7 @@ def main() -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=4,
+    default=10,
     show_default=True,
     help="slots per process",
 )

@@ -24,7 +24,8 @@ class WorkerConfig:
     app_spec: str
     queues: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
-    concurrency: int = 4
+    # Jobs are mostly waits (AI calls, HTTP, databases); SAQ and arq default to 10 as well.
+    concurrency: int = 10
     timeout: float | None = None
     tries: int | None = None
     memory_mb: float | None = None
