@@ -40,8 +40,9 @@ METHOD = f"""\
   transaction - claim, progress flush, lease renewal, finish - updates it once; result rows
   ride in the same transaction); for Redis systems, write commands the Redis server executed
   (server-wide) from just before the job was dispatched to 1 s after it ended.
-- W5: the HTTP clients run in one Python process (httpx, one connection each) on the same
-  machine; its CPU is shown, so a client-bound result can be told apart.
+- W5: the HTTP clients run in one Python process (benchmarks/httpget.py, a minimal keep-alive
+  client on asyncio streams, one connection each) on the same machine; its CPU is shown, so a
+  client-bound result can be told apart.
 - W6: claim one job and mark it finished, in a loop, through the system's own store API (not a
   worker), before and after a history of finished jobs is added by cloning a finished job's
   row, then `VACUUM ANALYZE` on PostgreSQL.
