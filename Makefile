@@ -18,7 +18,7 @@ services:
 	@bash scripts/services.sh
 
 demo: install
-	@bash examples/quickstart/demo.sh
+	$(BIN)/python -m examples.demo
 
 test: install services
 	$(BIN)/pytest
