@@ -123,8 +123,19 @@ def main() -> None:
     help="seconds a job stays claimed without a heartbeat",
 )
 @click.option("--burst", is_flag=True, help="exit 0 once no job is ready")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="info: a line per finished job; debug: also one per start",
+)
 def worker(
-    app_spec: str | None, database_url: str | None, queues: tuple[str, ...], **options: Any
+    app_spec: str | None,
+    database_url: str | None,
+    queues: tuple[str, ...],
+    log_level: str,
+    **options: Any,
 ) -> None:
     """Run jobs: a supervisor with child processes."""
     from .worker import Supervisor, WorkerConfig
@@ -138,7 +149,7 @@ def worker(
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(
-        level=logging.INFO,
+        level=log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,

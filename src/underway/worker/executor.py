@@ -12,6 +12,7 @@ from typing import Any
 from .. import codec
 from ..job import Job
 from ..tasks import Task
+from .threads import TaskThreads
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ async def run_attempt(
     job: Job,
     args: dict[str, Any],
     timeout: float | None,
-    threads: concurrent.futures.Executor,
+    threads: TaskThreads,
 ) -> AttemptResult:
     """Run in a worker process: async tasks on the loop, plain ones in a thread. A plain task
     past its time-out cannot be stopped from here; the supervisor kills the process."""
@@ -72,11 +73,8 @@ async def run_attempt(
             async with deadline:
                 value = await task.fn(*_call_args(task, job), **args)
         else:
-            loop = asyncio.get_running_loop()
             context = contextvars.copy_context()
-            value = await loop.run_in_executor(
-                threads, lambda: context.run(task.fn, *_call_args(task, job), **args)
-            )
+            value = await threads.run(lambda: context.run(task.fn, *_call_args(task, job), **args))
     except asyncio.CancelledError:
         if job.cancelled:
             return AttemptResult("cancelled")

@@ -48,7 +48,13 @@ def start_child(config: WorkerConfig) -> Child:
     parent_end, child_end = _spawn.Pipe(duplex=True)
     process = _spawn.Process(
         target=child_main,
-        args=(config.app_spec, child_end, config.concurrency, config.progress_interval),
+        args=(
+            config.app_spec,
+            child_end,
+            config.concurrency,
+            config.progress_interval,
+            config.memory_mb is not None,
+        ),
         name="underway-child",
         daemon=True,
     )

@@ -8,7 +8,6 @@ closes (the supervisor died), the child exits at once: its jobs are about to be 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import signal
@@ -24,35 +23,45 @@ from ..store.base import ProgressWrite
 from ..tasks import Task
 from . import protocol
 from .executor import AttemptResult, run_attempt, unknown_task
+from .threads import TaskThreads
 
 log = logging.getLogger("underway.worker")
 CHECKPOINT_ACK_TIMEOUT = 120.0
 
 
-def child_main(app_spec: str, conn: Connection, concurrency: int, progress_interval: float) -> None:
+def child_main(
+    app_spec: str, conn: Connection, concurrency: int, progress_interval: float, watch_memory: bool
+) -> None:
     # The supervisor decides when children stop; a terminal's Ctrl-C must not kill jobs mid-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     app = load_app(app_spec)
-    asyncio.run(ChildRunner(app.tasks, conn, concurrency, progress_interval).run())
+    runner = ChildRunner(app.tasks, conn, concurrency, progress_interval, watch_memory)
+    asyncio.run(runner.run())
 
 
 class ChildRunner:
     def __init__(
-        self, tasks: dict[str, Task], conn: Connection, concurrency: int, progress_interval: float
+        self,
+        tasks: dict[str, Task],
+        conn: Connection,
+        concurrency: int,
+        progress_interval: float,
+        watch_memory: bool = False,
     ) -> None:
         self.tasks = tasks
         self.conn = conn
         self.progress_interval = progress_interval
-        self.threads = concurrent.futures.ThreadPoolExecutor(concurrency, "underway-task")
+        self.concurrency = concurrency
         self.running: dict[str, tuple[Job, asyncio.Task[None], Task | None]] = {}
         # Written by the task threads and the loop, read by the pipe reader thread.
         self.acks: dict[str, tuple[threading.Event, list[bool]]] = {}
         self.send_lock = threading.Lock()
         self.stopping = False
         self.done: list[dict[str, Any]] = []  # outcomes not sent yet; the loop's own
-        self.process = psutil.Process()
+        # Reading the RSS opens a /proc file: only when the supervisor has a --memory limit.
+        self.process = psutil.Process() if watch_memory else None
 
     def send(self, message: dict[str, Any]) -> None:
         with self.send_lock:
@@ -60,13 +69,14 @@ class ChildRunner:
 
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.threads = TaskThreads(self.loop, self.concurrency)
         self.finished = asyncio.Event()
         threading.Thread(target=self._read_pipe, name="underway-pipe", daemon=True).start()
         flusher = asyncio.create_task(self._flush_progress())
         self.send({"op": "ready", "pid": os.getpid()})
         await self.finished.wait()
         flusher.cancel()
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        self.threads.stop()
 
     def _read_pipe(self) -> None:
         while True:
@@ -143,7 +153,8 @@ class ChildRunner:
 
     def _send_done(self) -> None:
         done, self.done = self.done, []
-        self.send({"op": "done", "jobs": done, "rss": self.process.memory_info().rss})
+        rss = None if self.process is None else self.process.memory_info().rss
+        self.send({"op": "done", "jobs": done, "rss": rss})
         if self.stopping and not self.running:
             self.finished.set()
 

@@ -302,7 +302,7 @@ class Supervisor:
         running = Running(record, Lease(record.id, record.attempts), child, now, timeout, deadline)
         self.running[record.id] = running
         child.jobs.add(record.id)
-        log.info("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
+        log.debug("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
         return child, {
             "id": record.id,
             "attempt": record.attempts,
@@ -365,9 +365,11 @@ class Supervisor:
         self._end(running, message["kind"], message, progress)
         self.last_busy = time.monotonic()
 
-    def _check_memory(self, child: Child, rss: int) -> None:
+    def _check_memory(self, child: Child, rss: int | None) -> None:
         limit = self.config.memory_mb
-        if limit is not None and rss > limit * 1024 * 1024 and not child.retiring:
+        if limit is None or rss is None:  # children report their RSS only under --memory
+            return
+        if rss > limit * 1024 * 1024 and not child.retiring:
             log.warning(
                 "child %d uses %.0f MB, over --memory %g MB: replacing it after its jobs",
                 child.pid,
