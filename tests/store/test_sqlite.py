@@ -109,6 +109,34 @@ def test_a_newer_schema_is_refused_and_left_unchanged(db_path: Path) -> None:
         assert conn.execute("SELECT id FROM underway_jobs").fetchall() == [(job_id,)]
 
 
+def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
+    plain, keyed = new_job(), new_job(unique_key="k")
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
+        for statement in load_queries("sqlite")["schema_v1"].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id={sqlite_backend.APPLICATION_ID}")
+        conn.execute("PRAGMA user_version=1")
+        for job in (plain, keyed):
+            conn.execute(
+                "INSERT INTO underway_jobs (id, task, queue, status, args, tries, max_attempts, "
+                "backoff, created_at, available_at, unique_key) "
+                "VALUES (?, 't', 'default', 'pending', '{}', 1, 1, 1.0, ?, ?, ?)",
+                (job.id, NOW, NOW, job.unique_key),
+            )
+    store = open_store(url_of(db_path))
+    try:
+        assert store.job_enqueue(new_job(unique_key="k")) == keyed.id
+        assert {job.id for job in store.job_list().jobs} == {plain.id, keyed.id}
+    finally:
+        store.close()
+    with closing(sqlite3.connect(db_path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "underway_jobs_held" not in indexes
+    assert "underway_jobs_unique_active" in indexes
+
+
 def test_an_underway_database_is_recognised_when_opened_again(db_path: Path) -> None:
     first = open_store(url_of(db_path))
     job_id = first.job_enqueue(new_job())
@@ -313,8 +341,11 @@ def test_every_named_query_is_used() -> None:
     source = inspect.getsource(sqlite_backend)
     names = load_queries("sqlite")
     assert names
-    unused = [name for name in names if f'Q["{name}"]' not in source]
+    # schema_v1, schema_v2, ... are applied in turn by number
+    unused = [n for n in names if f'Q["{n}"]' not in source and not n.startswith("schema_v")]
     assert unused == []
+    versions = sorted(int(n.removeprefix("schema_v")) for n in names if n.startswith("schema_v"))
+    assert versions == list(range(1, sqlite_backend.SCHEMA_VERSION + 1))
 
 
 @pytest.mark.parametrize(
@@ -323,6 +354,8 @@ def test_every_named_query_is_used() -> None:
         ("job_claim_any", "underway_jobs_ready"),
         ("job_claim_queue", "underway_jobs_ready_queue"),
         ("jobs_prune", "underway_jobs_finished"),
+        ("lease_rescue", "underway_jobs_leases"),
+        ("stats_finished_since", "underway_jobs_finished"),
     ],
 )
 def test_hot_queries_use_their_index(
@@ -337,6 +370,7 @@ def test_hot_queries_use_their_index(
         "min_tries": 1,
         "queue": "q",
         "before": NOW,
+        "since": NOW,
     }
     with closing(sqlite3.connect(db_path)) as conn:
         plan = conn.execute(f"EXPLAIN QUERY PLAN {load_queries('sqlite')[query]}", params)

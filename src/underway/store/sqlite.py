@@ -17,7 +17,7 @@ from ..errors import (
     StoreError,
     StoreUnavailable,
 )
-from ..model import JobRecord, NewJob, Status
+from ..model import FINISHED, JobRecord, NewJob, Status
 from ..settings import DatabaseURL
 from .base import (
     ClaimRequest,
@@ -33,7 +33,7 @@ from .queries import load_queries
 
 # "undw": marks a file as underway's so that a foreign database is never written to.
 APPLICATION_ID = 0x756E6477
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WORKERS_FORGOTTEN_AFTER = 24 * 3600.0
 
 Q = load_queries("sqlite")
@@ -183,8 +183,9 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have created the schema since we looked.
-            if self._schema_version(conn) < 1:
-                for statement in Q["schema_v1"].split(";"):
+            found = self._schema_version(conn)
+            for step in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in Q[f"schema_v{step}"].split(";"):
                     if statement.strip():
                         conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -458,19 +459,23 @@ def _insert(conn: sqlite3.Connection, params: dict[str, Any]) -> Any:
     return conn.execute(Q["job_active_by_unique_key"], params).fetchone()
 
 
-def _progress_params(write: ProgressWrite | None) -> dict[str, Any]:
+def _progress_params(write: ProgressWrite | None, params: dict[str, Any]) -> dict[str, Any]:
+    """Add a write's progress columns to params (the has_* flags say which to set)."""
     if write is None:
-        return {"has_progress": False, "has_checkpoint": False, "total": None, "processed": 0,
+        params.update(_NO_PROGRESS)
+        return params
+    params["has_progress"] = True
+    params["total"] = write.total
+    params["processed"] = write.processed
+    params["current"] = write.current
+    params["usage"] = codec.dumps(write.usage) if write.usage else None
+    params["has_checkpoint"] = write.has_checkpoint
+    params["checkpoint"] = codec.dumps(write.checkpoint) if write.has_checkpoint else None
+    return params
+
+
+_NO_PROGRESS = {"has_progress": False, "has_checkpoint": False, "total": None, "processed": 0,
                 "current": None, "usage": None, "checkpoint": None}  # fmt: skip
-    return {
-        "has_progress": True,
-        "total": write.total,
-        "processed": write.processed,
-        "current": write.current,
-        "usage": codec.dumps(write.usage) if write.usage else None,
-        "has_checkpoint": write.has_checkpoint,
-        "checkpoint": codec.dumps(write.checkpoint) if write.has_checkpoint else None,
-    }
 
 
 def _entries(job_id: str, write: ProgressWrite | None) -> list[dict[str, Any]]:
@@ -485,7 +490,7 @@ def _entries(job_id: str, write: ProgressWrite | None) -> list[dict[str, Any]]:
 def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWrite) -> bool:
     job_id = write.lease.job_id
     params = {"id": job_id, "attempt": write.lease.attempt, "worker_id": worker_id}
-    updated = conn.execute(Q["job_progress_update"], params | _progress_params(write)).rowcount
+    updated = conn.execute(Q["job_progress_update"], _progress_params(write, params)).rowcount
     if updated and (entries := _entries(job_id, write)):
         conn.executemany(Q["entry_insert"], entries)
     return bool(updated)
@@ -494,19 +499,22 @@ def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWri
 def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
     """One statement ends the attempt together with its last progress; then its entries."""
     job_id = outcome.lease.job_id
-    ended = outcome.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    status = outcome.status
     params = {
         "id": job_id,
         "attempt": outcome.lease.attempt,
         "worker_id": worker_id,
-        "status": outcome.status.value,
-        "result": codec.dumps(outcome.result) if outcome.status == Status.COMPLETED else None,
+        "status": status.value,
+        # SQL NULL reads back as None just as 'null' would, without encoding it per job
+        "result": codec.dumps(outcome.result)
+        if status is Status.COMPLETED and outcome.result is not None
+        else None,
         "error": outcome.error,
         "traceback": outcome.traceback,
         "retry_at": outcome.retry_at,
-        "completed_at": outcome.finished_at if ended else None,
+        "completed_at": outcome.finished_at if status in FINISHED else None,
     }
-    updated = conn.execute(Q["job_finish"], params | _progress_params(outcome.progress)).rowcount
+    updated = conn.execute(Q["job_finish"], _progress_params(outcome.progress, params)).rowcount
     if not updated:
         return False
     entries = _entries(job_id, outcome.progress)
