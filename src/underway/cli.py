@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import sys
@@ -138,24 +137,13 @@ def worker(
     **options: Any,
 ) -> None:
     """Run jobs: a supervisor with child processes."""
-    from .worker import Supervisor, WorkerConfig
+    from .worker import Supervisor, WorkerConfig, logs
 
     if not app_spec:
         raise ConfigurationError(
             "the worker needs your tasks: pass --app module:attribute or set UNDERWAY_APP"
         )
-    # A log line per job event must stay cheap at thousands of jobs a second: skip the caller
-    # lookup and the thread/process fields nobody prints (the logging HOWTO's optimisations).
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # The supervisor logs each outage once per retry; the pool's own warnings would repeat it.
-    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    logs.configure(log_level)
     app = open_app(app_spec, database_url)
     config = WorkerConfig(
         app_spec=app_spec,

@@ -166,7 +166,45 @@ def test_ten_processes_migrate_a_fresh_schema_once(postgres_url: str) -> None:
     schema = schema_of(postgres_url)
     with psycopg.connect(server_url(postgres_url)) as conn:
         rows = conn.execute(f'SELECT version FROM "{schema}".schema_migrations').fetchall()
-    assert rows == [(pg_store.SCHEMA_VERSION,)]
+    assert rows == [(v,) for v in range(1, pg_store.SCHEMA_VERSION + 1)]
+
+
+def test_a_version_1_schema_is_upgraded_in_place(postgres_url: str) -> None:
+    schema = schema_of(postgres_url)
+    queries = {
+        name: text.replace("{schema}", f'"{schema}"')
+        for name, text in pg_store.Q.items()
+        if name in ("schema_create", "schema_migrations_create", "schema_v1")
+    }
+    plain, keyed = new_job(), new_job(unique_key="k")
+    with psycopg.connect(server_url(postgres_url)) as conn:
+        conn.execute(queries["schema_create"])
+        conn.execute(queries["schema_migrations_create"])
+        for statement in queries["schema_v1"].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f'INSERT INTO "{schema}".schema_migrations VALUES (1, 0)')
+        for job in (plain, keyed):
+            conn.execute(
+                f'INSERT INTO "{schema}".jobs (id, task, queue, status, args, tries, '
+                "max_attempts, backoff, created_at, available_at, unique_key) "
+                "VALUES (%s, 't', 'default', 'pending', '{}', 1, 1, 1.0, %s, %s, %s)",
+                (job.id, NOW, NOW, job.unique_key),
+            )
+    store = open_store(postgres_url)
+    try:
+        assert store.job_enqueue(new_job(unique_key="k")) == keyed.id
+        assert {job.id for job in store.job_list().jobs} == {plain.id, keyed.id}
+    finally:
+        store.close()
+    with psycopg.connect(server_url(postgres_url)) as conn:
+        versions = conn.execute(f'SELECT version FROM "{schema}".schema_migrations ORDER BY 1')
+        assert versions.fetchall() == [(v,) for v in range(1, pg_store.SCHEMA_VERSION + 1)]
+        indexes = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)
+        ).fetchall()
+    assert ("jobs_status",) not in indexes
+    assert ("jobs_unique_active",) in indexes
 
 
 def test_a_newer_schema_version_is_refused(pg: Store, postgres_url: str) -> None:
@@ -240,8 +278,12 @@ def test_the_schema_name_is_quoted_so_case_is_kept(postgres_url: str) -> None:
 def test_every_named_query_is_used() -> None:
     source = Path(pg_store.__file__).read_text()
     used = set(re.findall(r'_q\["(\w+)"\]', source))
-    assert set(pg_store.Q) - used == set(), "named queries nothing uses"
+    # schema_v1, schema_v2, ... are applied in turn by number
+    versions = {name for name in pg_store.Q if re.fullmatch(r"schema_v\d+", name)}
+    assert set(pg_store.Q) - used - versions == set(), "named queries nothing uses"
     assert used - set(pg_store.Q) == set(), "queries used but not defined"
+    numbers = sorted(int(name.removeprefix("schema_v")) for name in versions)
+    assert numbers == list(range(1, pg_store.SCHEMA_VERSION + 1))
 
 
 # -- wake-up ---------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from .base import (
 )
 from .queries import load_queries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "underway"
 # "undw": the advisory lock class under which schemas are migrated, one lock per schema name.
 LOCK_CLASS = 0x756E6477
@@ -363,12 +363,11 @@ class PostgresStore:
             conn.execute(self._q["schema_create"])
         if version is None:
             conn.execute(self._q["schema_migrations_create"])
-            for statement in self._q["schema_v1"].split(";"):
+        for step in range((version or 0) + 1, SCHEMA_VERSION + 1):
+            for statement in self._q[f"schema_v{step}"].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(
-                self._q["schema_version_insert"], {"version": SCHEMA_VERSION, "now": time.time()}
-            )
+            conn.execute(self._q["schema_version_insert"], {"version": step, "now": time.time()})
 
     # -- dispatch and reads --------------------------------------------------------------------
 

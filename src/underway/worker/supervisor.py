@@ -22,7 +22,7 @@ from ..errors import StoreUnavailable
 from ..ids import new_job_id
 from ..model import JobRecord
 from ..store.base import ClaimRequest, Lease, ProgressWrite, WorkerInfo
-from . import protocol
+from . import logs, protocol
 from .config import (
     ASYNC_TIMEOUT_BACKSTOP,
     IDLE_BACKOFF_AFTER,
@@ -159,6 +159,7 @@ class Supervisor:
                 log.info("burst: no job is ready; exiting")
                 return
             self._watch_work_fd()
+            logs.flush()
             for tag in self.waiter.wait(self._timeout(time.monotonic())):
                 self._on_ready(tag)
             now = time.monotonic()

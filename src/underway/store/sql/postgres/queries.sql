@@ -96,6 +96,15 @@ CREATE TABLE {schema}.workers (
     running integer NOT NULL DEFAULT 0
 );
 
+-- name: schema_v2
+-- A claim or finish changes status, so PostgreSQL writes an entry into every index whose
+-- predicate the new row version meets: drop (status, id), which no hot query needs (rescue and
+-- stats use the leases and finished indexes), and keep jobs without a key out of the unique index.
+DROP INDEX {schema}.jobs_status;
+DROP INDEX {schema}.jobs_unique_active;
+CREATE UNIQUE INDEX jobs_unique_active ON {schema}.jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing');
+
 -- name: listen
 LISTEN {channel};
 
@@ -112,7 +121,8 @@ WITH inserted AS (
         %(args)s::jsonb, %(tries)s, %(tries)s, %(timeout)s, %(backoff)s, %(created_at)s,
         %(available_at)s
     )
-    ON CONFLICT (unique_key) WHERE status IN ('pending', 'processing') DO NOTHING
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing')
+    DO NOTHING
     RETURNING id
 )
 SELECT id, pg_notify(%(channel)s, '') AS notified FROM inserted;
