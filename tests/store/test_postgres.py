@@ -275,6 +275,16 @@ def test_the_schema_name_is_quoted_so_case_is_kept(postgres_url: str) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def test_a_claim_commits_asynchronously_only_inside_its_own_statement(pg: Store) -> None:
+    for _ in range(2):
+        pg.job_enqueue(new_job())
+    assert len(pg.job_claim("w", queues=(), limit=1, lease_seconds=30, now=NOW + 1)) == 1
+    assert isinstance(pg, pg_store.PostgresStore)
+    with pg._connection() as conn:  # the pool's one idle connection: the one that claimed
+        row = conn.execute("SHOW synchronous_commit").fetchone()
+    assert row == {"synchronous_commit": "on"}
+
+
 def test_every_named_query_is_used() -> None:
     source = Path(pg_store.__file__).read_text()
     used = set(re.findall(r'_q\["(\w+)"\]', source))
@@ -491,6 +501,7 @@ def test_claim_cost_does_not_grow_with_finished_history(pg: Store, postgres_url:
                 "now": NOW,
                 "limit": 2,
                 "min_tries": 1,
+                "async_commit": True,
             }
             plan = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text, {**params, **extra}

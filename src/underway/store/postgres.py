@@ -485,19 +485,29 @@ class PostgresStore:
             return []
         with self._connection() as conn:
             if len(queues) <= 1:  # one statement: its own transaction
-                return self._claim(conn, worker_id, request)
+                return self._claim(conn, worker_id, request, async_commit=True)
             with conn.transaction():
-                return self._claim(conn, worker_id, request)
+                return self._claim(conn, worker_id, request, async_commit=True)
 
     def _claim(
-        self, conn: PooledConnection, worker_id: str, request: ClaimRequest
+        self,
+        conn: PooledConnection,
+        worker_id: str,
+        request: ClaimRequest,
+        async_commit: bool = False,
     ) -> list[JobRecord]:
-        """Queues in order, each taking what the ones before it left of the limit."""
+        """Queues in order, each taking what the ones before it left of the limit.
+
+        async_commit, for a transaction that only claims: a claim lost with the server's last
+        unflushed commits only puts its jobs back to pending, to run again as after a worker
+        crash (at least once), so an idle worker's pickup need not wait for the WAL flush.
+        Outcomes and checkpoints always do."""
         params: dict[str, Any] = {
             "worker_id": worker_id,
             "lease_expires_at": request.now + request.lease_seconds,
             "now": request.now,
             "min_tries": request.min_tries,
+            "async_commit": async_commit,
         }
         claimed: list[JobRecord] = []
         queues: list[str | None] = [*request.queues] or [None]  # None: every queue

@@ -180,6 +180,14 @@ SET status = 'processing', attempts = j.attempts + 1, worker_id = %(worker_id)s,
     lease_expires_at = %(lease_expires_at)s, started_at = %(now)s,
     max_attempts = GREATEST(j.max_attempts, %(min_tries)s)
 FROM picked
+-- %(async_commit)s: a claim alone may commit without waiting for the WAL flush (see _claim).
+CROSS JOIN (
+    SELECT set_config(
+        'synchronous_commit',
+        CASE WHEN %(async_commit)s THEN 'off' ELSE current_setting('synchronous_commit') END,
+        true
+    )
+) AS commit_mode
 WHERE j.id = picked.id
 RETURNING j.*;
 
@@ -196,6 +204,14 @@ SET status = 'processing', attempts = j.attempts + 1, worker_id = %(worker_id)s,
     lease_expires_at = %(lease_expires_at)s, started_at = %(now)s,
     max_attempts = GREATEST(j.max_attempts, %(min_tries)s)
 FROM picked
+-- %(async_commit)s: a claim alone may commit without waiting for the WAL flush (see _claim).
+CROSS JOIN (
+    SELECT set_config(
+        'synchronous_commit',
+        CASE WHEN %(async_commit)s THEN 'off' ELSE current_setting('synchronous_commit') END,
+        true
+    )
+) AS commit_mode
 WHERE j.id = picked.id
 RETURNING j.*;
 
