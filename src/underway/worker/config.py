@@ -15,6 +15,10 @@ ASYNC_TIMEOUT_BACKSTOP = 1.0
 IDLE_TICK = 0.005
 IDLE_TICK_MAX = 0.05
 IDLE_BACKOFF_AFTER = 2.0
+# While jobs take less than this on average, each child is handed up to a second batch of them
+# beyond its slots, so that it keeps working while the supervisor writes outcomes and claims
+# more. Slower jobs are never queued behind one another.
+AHEAD_BELOW_SECONDS = 0.05
 OUTAGE_BACKOFF_MIN = 0.5
 OUTAGE_BACKOFF_MAX = 10.0
 

@@ -23,10 +23,11 @@ class Running:
     lease: Lease
     child: Child
     started: float
-    timeout: float | None
-    deadline: float | None
+    timeout: float | None  # None: no time-out
+    deadline: float | None  # None: no time-out, or waiting in the child for a slot
     lost: bool = False
     stop_by: float | None = None
+    backstop: float = 0.0  # added to the time-out before the supervisor kills the child
 
     @property
     def label(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import multiprocessing
 import signal
@@ -21,16 +22,26 @@ class Child:
     process: BaseProcess
     conn: Connection
     slots: int
-    jobs: set[str] = field(default_factory=set)
+    jobs: set[str] = field(default_factory=set)  # every job handed over and not ended
+    # Handed over while every slot was busy, oldest first: the child starts them in this order
+    # as its slots free up.
+    queued: collections.deque[str] = field(default_factory=collections.deque)
+    ahead: int = 0  # how many jobs it may hold beyond its slots
     ready: bool = False
     retiring: bool = False
     killed: bool = False
 
     @property
     def free(self) -> int:
+        """How many more jobs it may be handed now."""
         if not self.ready or self.retiring:
             return 0
-        return self.slots - len(self.jobs)
+        return max(0, self.slots + self.ahead - len(self.jobs))
+
+    @property
+    def busy(self) -> int:
+        """Jobs running in its slots."""
+        return len(self.jobs) - len(self.queued)
 
     @property
     def pid(self) -> int:

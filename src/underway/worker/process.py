@@ -8,6 +8,7 @@ closes (the supervisor died), the child exits at once: its jobs are about to be 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import signal
@@ -60,6 +61,8 @@ class ChildRunner:
         self.send_lock = threading.Lock()
         self.stopping = False
         self.done: list[dict[str, Any]] = []  # outcomes not sent yet; the loop's own
+        # Jobs handed over while every slot was busy, oldest first; the loop's own.
+        self.queued: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         # Reading the RSS opens a /proc file: only when the supervisor has a --memory limit.
         self.process = psutil.Process() if watch_memory else None
 
@@ -98,15 +101,23 @@ class ChildRunner:
         op = message["op"]
         if op == "run":
             for wire in message["jobs"]:
-                self._start(wire)
+                if len(self.running) < self.concurrency:
+                    self._start(wire)
+                else:
+                    self.queued[wire["id"]] = wire
         elif op == "cancel" and message["id"] in self.running:
             job, handle, task = self.running[message["id"]]
             job.cancel()
             if task is not None and task.is_async:
                 handle.cancel()
+        elif op == "cancel" and (wire := self.queued.pop(message["id"], None)) is not None:
+            self._report(wire["id"], wire["attempt"], AttemptResult("cancelled"), None)
+        elif op == "withdraw":  # the worker is stopping: queued jobs go back unstarted
+            ids, self.queued = list(self.queued), collections.OrderedDict()
+            self.send({"op": "withdrawn", "ids": ids})
         elif op == "stop":
             self.stopping = True
-            if not self.running:
+            if not self.running and not self.queued:
                 self.finished.set()
 
     def _start(self, wire: dict[str, Any]) -> None:
@@ -134,11 +145,19 @@ class ChildRunner:
             except asyncio.CancelledError:
                 result = AttemptResult("cancelled")
         self.running.pop(job.id, None)
-        final = job.take_progress()
+        if self.queued:
+            # The supervisor counts on this order: a freed slot takes the oldest queued job.
+            _, wire = self.queued.popitem(last=False)
+            self._start(wire)
+        self._report(job.id, job.attempt, result, job.take_progress())
+
+    def _report(
+        self, job_id: str, attempt: int, result: AttemptResult, final: ProgressWrite | None
+    ) -> None:
         self.done.append(
             {
-                "id": job.id,
-                "attempt": job.attempt,
+                "id": job_id,
+                "attempt": attempt,
                 "kind": result.kind,
                 "result": result.result,
                 "error": result.error,
@@ -155,7 +174,7 @@ class ChildRunner:
         done, self.done = self.done, []
         rss = None if self.process is None else self.process.memory_info().rss
         self.send({"op": "done", "jobs": done, "rss": rss})
-        if self.stopping and not self.running:
+        if self.stopping and not self.running and not self.queued:
             self.finished.set()
 
     def _save_checkpoint(self, job: Job, write: ProgressWrite) -> bool:

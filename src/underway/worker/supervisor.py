@@ -24,6 +24,7 @@ from ..model import JobRecord
 from ..store.base import ClaimRequest, Lease, ProgressWrite, WorkerInfo
 from . import logs, protocol
 from .config import (
+    AHEAD_BELOW_SECONDS,
     ASYNC_TIMEOUT_BACKSTOP,
     IDLE_BACKOFF_AFTER,
     IDLE_TICK,
@@ -57,6 +58,7 @@ class Supervisor:
         self.grace_deadline = 0.0
         self.exit_code = 0
         self.finished_jobs = 0
+        self.job_seconds = AHEAD_BELOW_SECONDS  # a moving average of how long jobs take
         self.started_wall = time.time()
         self.started = now
         self.maybe_work = True
@@ -124,6 +126,10 @@ class Supervisor:
         if not self.stopping:
             self.stopping = True
             self.grace_deadline = now + self.config.grace
+            for child in self.children:
+                if child.queued:  # not started: they go back to pending (see "withdrawn")
+                    with contextlib.suppress(OSError):
+                        protocol.send(child.conn, {"op": "withdraw"})
 
     def _shutdown(self) -> None:
         for child in list(self.children):
@@ -273,7 +279,9 @@ class Supervisor:
 
     def _claim_request(self) -> ClaimRequest | None:
         free = self._free_slots()
-        if self.stopping or not free:
+        if self.config.max_jobs is not None:  # hold no job that --max-jobs would leave unrun
+            free = min(free, self.config.max_jobs - self.finished_jobs - len(self.running))
+        if self.stopping or free <= 0:
             return None
         return ClaimRequest(
             self.config.queues, free, self.config.lease, time.time(), self.config.tries or 1
@@ -294,16 +302,19 @@ class Supervisor:
             protocol.send(child.conn, {"op": "run", "jobs": jobs})
 
     def _start(self, record: JobRecord, now: float) -> tuple[Child, dict[str, Any]]:
-        """Give the job to the child with most free slots; return it and the job's message."""
+        """Give the job to the child with most room; return it and the job's message."""
         child = max(self.children, key=lambda c: c.free)
         timeout = record.timeout if record.timeout is not None else self.config.timeout
         task = self.app.tasks.get(record.task)
         backstop = ASYNC_TIMEOUT_BACKSTOP if task is not None and task.is_async else 0.0
-        deadline = None if timeout is None else now + timeout + backstop
-        running = Running(record, Lease(record.id, record.attempts), child, now, timeout, deadline)
+        lease = Lease(record.id, record.attempts)
+        running = Running(record, lease, child, now, timeout, None, backstop=backstop)
         self.running[record.id] = running
+        if child.busy < child.slots:
+            self._begin(running, now)
+        else:
+            child.queued.append(record.id)
         child.jobs.add(record.id)
-        log.debug("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
         return child, {
             "id": record.id,
             "attempt": record.attempts,
@@ -316,6 +327,29 @@ class Supervisor:
             "usage": record.usage,
             "checkpoint": record.checkpoint,
         }
+
+    def _begin(self, running: Running, now: float) -> None:
+        """The job has a slot in its child: its time-out runs from now."""
+        running.started = now
+        if running.timeout is not None:
+            running.deadline = now + running.timeout + running.backstop
+        record = running.record
+        log.debug("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
+
+    def _begin_queued(self, child: Child, now: float) -> None:
+        """Slots freed in the child: it has started its oldest queued jobs, as we do here."""
+        while child.queued and child.busy < child.slots:
+            running = self.running.get(child.queued.popleft())
+            if running is not None:
+                self._begin(running, now)
+
+    def _hand_ahead(self, seconds: float) -> None:
+        """Learn how long jobs take; let children hold a batch beyond their slots only while
+        jobs are short."""
+        self.job_seconds += (seconds - self.job_seconds) * 0.2
+        ahead = self.job_seconds < AHEAD_BELOW_SECONDS
+        for child in self.children:
+            child.ahead = child.slots if ahead else 0
 
     # -- messages from children ----------------------------------------------------------------
 
@@ -338,9 +372,13 @@ class Supervisor:
         elif op == "checkpoint":
             write = protocol.progress_from_wire(message["write"])
             self.writes.add_checkpoint(write, self._answer_checkpoint(child, write.lease.job_id))
+        elif op == "withdrawn":
+            waiting = [self.running[i] for i in message["ids"] if i in self.running]
+            self._abandon(waiting)
         elif op == "done":
             for done in message["jobs"]:
                 self._on_done(done)
+            self._begin_queued(child, time.monotonic())
             self._check_memory(child, message["rss"])
 
     def _answer_checkpoint(self, child: Child, job_id: str) -> Callable[[bool], None]:
@@ -385,6 +423,7 @@ class Supervisor:
     ) -> None:
         self._forget(running)
         self.finished_jobs += 1
+        self._hand_ahead(time.monotonic() - running.started)
         if running.lost:
             log.warning("%s stopped: it was cancelled or taken over", running.label)
         else:
@@ -394,9 +433,12 @@ class Supervisor:
             self._begin_stop(time.monotonic())
 
     def _forget(self, running: Running) -> None:
-        self.running.pop(running.record.id, None)
-        running.child.jobs.discard(running.record.id)
-        self._retire_if_idle(running.child)
+        job_id, child = running.record.id, running.child
+        self.running.pop(job_id, None)
+        child.jobs.discard(job_id)
+        if running.deadline is None and job_id in child.queued:  # cancelled while queued
+            child.queued.remove(job_id)
+        self._retire_if_idle(child)
 
     # -- children ------------------------------------------------------------------------------
 
@@ -424,6 +466,9 @@ class Supervisor:
         child.process.join(1)
         if not child.conn.closed:
             child.conn.close()
+        waiting = [self.running[job_id] for job_id in child.queued if job_id in self.running]
+        if waiting:  # never started: back to pending, no attempt charged
+            self._abandon(waiting)
         jobs = [self.running[job_id] for job_id in list(child.jobs)]
         code = child.process.exitcode
         if jobs and not child.killed:
