@@ -576,6 +576,7 @@ class PostgresStore:
         with self._connection() as conn, conn.transaction():
             # One commit for both state changes.
             refused = self._finish(conn, worker_id, outcomes) if outcomes else []
+            conn.execute(self._q["claim_in_order"])  # for the rest of this transaction
             return refused, self._claim(conn, worker_id, claim)
 
     def _finish(

@@ -111,6 +111,12 @@ LISTEN {channel};
 -- name: async_commit
 SET LOCAL synchronous_commit = off;
 
+-- name: claim_in_order
+-- Without fresh statistics (autovacuum lagging a bulk dispatch, or off) the planner guesses a
+-- handful of ready jobs and collects and sorts every one of them, dead index entries included;
+-- walking the ready index in claim order stops at the limit whatever the statistics say.
+SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true);
+
 -- name: job_insert
 WITH inserted AS (
     INSERT INTO {schema}.jobs (
