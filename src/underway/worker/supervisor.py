@@ -21,9 +21,11 @@ from ..app import Underway
 from ..errors import StoreUnavailable
 from ..ids import new_job_id
 from ..model import JobRecord
-from ..store.base import ClaimRequest, Lease, ProgressWrite, WorkerInfo
+from ..store.base import ClaimRequest, Lease, Outcome, ProgressWrite, WorkerInfo
 from . import logs, protocol
+from .background import BackgroundCall
 from .config import (
+    AHEAD_BATCHES,
     AHEAD_BELOW_SECONDS,
     ASYNC_TIMEOUT_BACKSTOP,
     IDLE_BACKOFF_AFTER,
@@ -36,11 +38,12 @@ from .config import (
 from .outcome import Running, outcome_of
 from .pool import Child, start_child
 from .waiting import Waiter
-from .writes import WriteBuffer
+from .writes import WriteBuffer, log_refused
 
 log = logging.getLogger("underway.worker")
 WAKE = object()  # tag of the signal wake-up socket
 WORK = object()  # tag of the store's new-work descriptor
+WRITTEN = object()  # tag of the background store call's descriptor
 
 
 class Supervisor:
@@ -54,6 +57,10 @@ class Supervisor:
         self.waiter = Waiter()
         now = time.monotonic()
         self.writes = WriteBuffer(self.store, self.worker_id, config.progress_interval, now)
+        # Outcomes are written in the background, then the next claim, in one transaction.
+        self.background = BackgroundCall()
+        # The outcomes being written in the background, and the claim that goes with them.
+        self.in_flight: tuple[list[tuple[str, Outcome]], ClaimRequest | None] = ([], None)
         self.stopping = False
         self.grace_deadline = 0.0
         self.exit_code = 0
@@ -83,6 +90,7 @@ class Supervisor:
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in signals}
         self.wake_read = wake_read
         self.waiter.add(wake_read, WAKE)
+        self.waiter.add(self.background, WRITTEN)
         try:
             self.store.schema_ensure()
             self._heartbeat(time.monotonic())
@@ -103,6 +111,7 @@ class Supervisor:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
             self.waiter.close()
+            self.background.close()
             wake_read.close()
             wake_write.close()
         return self.exit_code
@@ -132,6 +141,8 @@ class Supervisor:
                         protocol.send(child.conn, {"op": "withdraw"})
 
     def _shutdown(self) -> None:
+        if self.background.busy:
+            self._on_written(time.monotonic())
         for child in list(self.children):
             self._drain(child)  # outcomes already sent must not be lost to the kill below
         if self.running:
@@ -161,7 +172,8 @@ class Supervisor:
             if self.stopping and (not self.running or now >= self.grace_deadline):
                 return
             self._guard(self._claim_if_ready, now)
-            if self.config.burst and self.last_claim_empty and not self.running:
+            idle = not self.running and not self.background.busy
+            if self.config.burst and self.last_claim_empty and idle:
                 log.info("burst: no job is ready; exiting")
                 return
             self._watch_work_fd()
@@ -183,15 +195,41 @@ class Supervisor:
             self.work_fd = fd
 
     def _store_turn(self, now: float) -> None:
-        # Finished jobs free slots: refill them in the transaction that records the outcomes.
-        claim = self._claim_request() if self.writes.outcomes else None
-        claimed = self.writes.flush_due(now, claim)
-        if claimed is not None:
-            if claim is None:
-                self.maybe_work = True
-            else:
-                self._started(claimed, claim.limit, now)
+        self.writes.flush_due(now)
+        if self.writes.outcomes and not self.background.busy:
+            self._write_outcomes()
         self._periodic(now)
+
+    def _write_outcomes(self) -> None:
+        """Write the outcomes in the background; refill the slots they free in the same
+        transaction (see _on_written)."""
+        batch = self.writes.take_outcomes()
+        outcomes = [outcome for _, outcome in batch]
+        claim = self._claim_request()
+        store, worker_id = self.store, self.worker_id
+        self.in_flight = (batch, claim)
+        if claim is None:
+            self.background.start(lambda: (store.job_finish(worker_id, outcomes), []))
+        else:
+            self.background.start(lambda: store.job_finish_and_claim(worker_id, outcomes, claim))
+
+    def _on_written(self, now: float) -> None:
+        batch, claim = self.in_flight
+        self.in_flight = ([], None)
+        try:
+            refused, claimed = self.background.result()
+        except StoreUnavailable as exc:
+            self.writes.give_back(batch)
+            self._outage(exc, now)
+            return
+        self._reachable(now)
+        log_refused(batch, refused)
+        if claim is None:
+            self.maybe_work = True
+        elif self.stopping:  # claimed while the stop began: never started, so not charged
+            self._release(claimed)
+        else:
+            self._started(claimed, claim.limit, now)
 
     def _guard(self, step: Callable[[float], Any], now: float) -> None:
         """Run a step that uses the database; during an outage, back off and keep everything."""
@@ -200,12 +238,18 @@ class Supervisor:
         try:
             step(now)
         except StoreUnavailable as exc:
-            if self.outage_since is None:
-                self.outage_since = now
-            log.warning("database unavailable (%s); retrying in %.1fs", exc, self.outage_backoff)
-            self.store_retry_at = now + self.outage_backoff
-            self.outage_backoff = min(OUTAGE_BACKOFF_MAX, self.outage_backoff * 2)
+            self._outage(exc, now)
             return
+        self._reachable(now)
+
+    def _outage(self, exc: StoreUnavailable, now: float) -> None:
+        if self.outage_since is None:
+            self.outage_since = now
+        log.warning("database unavailable (%s); retrying in %.1fs", exc, self.outage_backoff)
+        self.store_retry_at = now + self.outage_backoff
+        self.outage_backoff = min(OUTAGE_BACKOFF_MAX, self.outage_backoff * 2)
+
+    def _reachable(self, now: float) -> None:
         if self.outage_since is not None:
             log.warning("database reachable again after %.1fs", now - self.outage_since)
             self.outage_since = None
@@ -215,7 +259,7 @@ class Supervisor:
         moments = [self.next_heartbeat, self.next_rescue]
         if self.outage_since is not None:
             moments = [self.store_retry_at]
-        elif self.writes.urgent:
+        elif self.writes.checkpoints or (self.writes.outcomes and not self.background.busy):
             moments.append(now)
         elif (flush := self.writes.next_moment()) is not None:
             moments.append(flush)
@@ -234,7 +278,9 @@ class Supervisor:
         return max(0.0, min(moments) - now)
 
     def _on_ready(self, tag: Any) -> None:
-        if tag is WAKE:
+        if tag is WRITTEN:
+            self._on_written(time.monotonic())
+        elif tag is WAKE:
             with contextlib.suppress(BlockingIOError):
                 while self.wake_read.recv(512):
                     pass
@@ -258,7 +304,8 @@ class Supervisor:
         return sum(child.free for child in self.children)
 
     def _claim_if_ready(self, now: float) -> None:
-        if self.stopping or not self._free_slots():
+        # A claim may be on its way back with the outcomes being written.
+        if self.stopping or self.background.busy or not self._free_slots():
             return
         if self.work_fd is None and self.store.work_changed():
             self.maybe_work = True
@@ -349,7 +396,7 @@ class Supervisor:
         self.job_seconds += (seconds - self.job_seconds) * 0.2
         ahead = self.job_seconds < AHEAD_BELOW_SECONDS
         for child in self.children:
-            child.ahead = child.slots if ahead else 0
+            child.ahead = AHEAD_BATCHES * child.slots if ahead else 0
 
     # -- messages from children ----------------------------------------------------------------
 
@@ -510,6 +557,16 @@ class Supervisor:
         for running in jobs:
             log.info("%s put back to pending", running.label)
             self._forget(running)
+
+    def _release(self, records: list[JobRecord]) -> None:
+        """Put claimed jobs that were never handed to a child back to pending, uncharged."""
+        leases = [Lease(record.id, record.attempts) for record in records]
+        try:
+            self.store.job_release(self.worker_id, leases, time.time())
+        except StoreUnavailable as exc:
+            log.warning(
+                "could not put %d jobs back (%s); their leases will run out", len(leases), exc
+            )
 
     # -- time-outs, cancels, periodic work -----------------------------------------------------
 

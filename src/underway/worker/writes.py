@@ -10,8 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model import JobRecord
-from ..store.base import ClaimRequest, Outcome, ProgressWrite, Store
+from ..store.base import Outcome, ProgressWrite, Store
 from . import protocol
 
 log = logging.getLogger("underway.worker")
@@ -47,25 +46,35 @@ class WriteBuffer:
     def add_outcome(self, label: str, outcome: Outcome) -> None:
         self.outcomes.append((label, outcome))
 
-    @property
-    def urgent(self) -> bool:
-        """Checkpoints and outcomes are written at once; progress waits for its interval."""
-        return bool(self.checkpoints or self.outcomes)
+    def take_outcomes(self) -> list[tuple[str, Outcome]]:
+        """The outcomes to write now, with their jobs' labels; give them back if the write
+        fails."""
+        outcomes, self.outcomes = self.outcomes, []
+        return outcomes
+
+    def give_back(self, outcomes: list[tuple[str, Outcome]]) -> None:
+        self.outcomes = outcomes + self.outcomes
 
     def next_moment(self) -> float | None:
         return self.next_flush if self.progress else None
 
-    def flush_due(self, now: float, claim: ClaimRequest | None = None) -> list[JobRecord] | None:
-        """Write what is due. When outcomes are written, claim is claimed in the same
-        transaction: the claimed records are returned (None when no outcomes were written)."""
-        claimed = None
-        if self.urgent or (self.progress and now >= self.next_flush):
-            claimed = self.flush(claim)
+    def flush_due(self, now: float) -> None:
+        """Write checkpoints at once and progress once per interval (outcomes go separately,
+        with the next claim: see take_outcomes)."""
+        if self.checkpoints or (self.progress and now >= self.next_flush):
+            self._flush_progress()
         if now >= self.next_flush:
             self.next_flush = now + self.interval
-        return claimed
 
-    def flush(self, claim: ClaimRequest | None = None) -> list[JobRecord] | None:
+    def flush(self) -> None:
+        """Write everything, outcomes too (on the way out)."""
+        self._flush_progress()
+        if self.outcomes:
+            outcomes = [o for _, o in self.outcomes]
+            log_refused(self.outcomes, self.store.job_finish(self.worker_id, outcomes))
+            self.outcomes = []
+
+    def _flush_progress(self) -> None:
         if self.checkpoints:
             writes = [pending.write for pending in self.checkpoints]
             refused = set(self.store.job_write_progress(self.worker_id, writes))
@@ -83,16 +92,10 @@ class WriteBuffer:
             ):
                 log.warning("job %s: progress write refused (lease lost)", job_id)
             self.progress = {}
-        if not self.outcomes:
-            return None
-        outcomes = [o for _, o in self.outcomes]
-        claimed: list[JobRecord] = []
-        if claim is None:
-            not_written = self.store.job_finish(self.worker_id, outcomes)
-        else:
-            not_written, claimed = self.store.job_finish_and_claim(self.worker_id, outcomes, claim)
-        for label, outcome in self.outcomes:
-            if outcome.lease.job_id in not_written:
+
+
+def log_refused(outcomes: list[tuple[str, Outcome]], refused: list[str]) -> None:
+    if refused:
+        for label, outcome in outcomes:
+            if outcome.lease.job_id in refused:
                 log.warning("%s: outcome refused, the job was cancelled or taken over", label)
-        self.outcomes = []
-        return claimed
