@@ -109,6 +109,13 @@ def test_a_newer_schema_is_refused_and_left_unchanged(db_path: Path) -> None:
         assert conn.execute("SELECT id FROM underway_jobs").fetchall() == [(job_id,)]
 
 
+def test_job_rows_are_read_in_the_tables_column_order(sqlite_store: Store, db_path: Path) -> None:
+    sqlite_store.schema_ensure()
+    with closing(sqlite3.connect(db_path)) as conn:
+        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(underway_jobs)"))
+    assert columns == sqlite_backend.JOB_COLUMNS
+
+
 def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
     plain, keyed = new_job(), new_job(unique_key="k")
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:

@@ -95,6 +95,9 @@ class Stats:
 
 class Store(Protocol):
     url: str
+    # True when a write mostly waits on a server (its round trips and commit), so a worker
+    # overlaps it with its own work; False when it is this process's own CPU work (SQLite).
+    writes_wait_on_server: bool
 
     def schema_ensure(self) -> None:
         """Create or migrate the schema; refuse a database that is not underway's or is newer."""

@@ -185,6 +185,8 @@ Pool = ConnectionPool[PooledConnection]
 class PostgresStore:
     """Thread-safe: operations borrow a pooled connection; the LISTEN connection has a lock."""
 
+    writes_wait_on_server = True
+
     def __init__(self, url: DatabaseURL) -> None:
         self.url = _redacted(url.raw)
         self.schema = _schema_name(url)

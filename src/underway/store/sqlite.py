@@ -57,6 +57,8 @@ def _check_writable(url: str, path: str) -> None:
 class SQLiteStore:
     """Thread-safe: each thread gets its own connection; writes run in BEGIN IMMEDIATE."""
 
+    writes_wait_on_server = False
+
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url.raw
         self.path = url.path
@@ -584,34 +586,48 @@ def _worker(row: sqlite3.Row) -> WorkerInfo:
     )
 
 
+# underway_jobs' columns in table order: rows are unpacked by position, much faster than by name.
+JOB_COLUMNS = (
+    "id", "task", "queue", "status", "priority", "owner", "unique_key", "args", "attempts",
+    "tries", "max_attempts", "timeout", "backoff", "created_at", "available_at", "started_at",
+    "completed_at", "worker_id", "lease_expires_at", "progress_total", "progress_processed",
+    "progress_current", "usage", "checkpoint", "result", "error", "traceback",
+)  # fmt: skip
+
+
 def _record(row: sqlite3.Row, entries: Sequence[sqlite3.Row] = ()) -> JobRecord:
+    (job_id, task, queue, status, priority, owner, unique_key, args, attempts, _tries,
+     max_attempts, timeout, backoff, created_at, available_at, started_at, completed_at,
+     worker_id, lease_expires_at, progress_total, progress_processed, progress_current, usage,
+     checkpoint, result, error, traceback) = row  # fmt: skip
+    loads = codec.loads
     return JobRecord(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        status=Status(row["status"]),
-        priority=row["priority"],
-        args=codec.loads(row["args"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        timeout=row["timeout"],
-        backoff=row["backoff"],
-        created_at=row["created_at"],
-        available_at=row["available_at"],
-        owner=row["owner"],
-        unique_key=row["unique_key"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        worker_id=row["worker_id"],
-        lease_expires_at=row["lease_expires_at"],
-        progress_total=row["progress_total"],
-        progress_processed=row["progress_processed"],
-        progress_current=row["progress_current"],
-        usage=codec.loads(row["usage"]) or {},
-        checkpoint=codec.loads(row["checkpoint"]),
-        result=codec.loads(row["result"]),
-        error=row["error"],
-        traceback=row["traceback"],
-        results=tuple(codec.loads(e["body"]) for e in entries if e["kind"] == "result"),
+        id=job_id,
+        task=task,
+        queue=queue,
+        status=Status(status),
+        priority=priority,
+        args=loads(args),
+        attempts=attempts,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        backoff=backoff,
+        created_at=created_at,
+        available_at=available_at,
+        owner=owner,
+        unique_key=unique_key,
+        started_at=started_at,
+        completed_at=completed_at,
+        worker_id=worker_id,
+        lease_expires_at=lease_expires_at,
+        progress_total=progress_total,
+        progress_processed=progress_processed,
+        progress_current=progress_current,
+        usage=loads(usage) or {},
+        checkpoint=loads(checkpoint),
+        result=loads(result),
+        error=error,
+        traceback=traceback,
+        results=tuple(loads(e["body"]) for e in entries if e["kind"] == "result"),
         errors=tuple(e["body"] for e in entries if e["kind"] == "error"),
     )

@@ -15,7 +15,11 @@ from typing import Any
 
 
 class BackgroundCall:
-    def __init__(self) -> None:
+    """threaded=False runs each call at once, in start(): for a store whose writes are local
+    CPU work (SQLite), where a second thread would only contend for the GIL."""
+
+    def __init__(self, threaded: bool = True) -> None:
+        self.threaded = threaded
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._calls: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
@@ -24,7 +28,8 @@ class BackgroundCall:
         self._error: BaseException | None = None
         self.busy = False
         self._thread = threading.Thread(target=self._serve, name="underway-store", daemon=True)
-        self._thread.start()
+        if threaded:
+            self._thread.start()
 
     def fileno(self) -> int:
         return self._wake_read.fileno()
@@ -34,7 +39,10 @@ class BackgroundCall:
             raise RuntimeError("a store call is already running")
         self.busy = True
         self._done.clear()
-        self._calls.put(call)
+        if self.threaded:
+            self._calls.put(call)
+        else:
+            self._call(call)
 
     def result(self) -> Any:
         """Wait for the call to return; its value, or what it raised, raised here."""
@@ -51,17 +59,21 @@ class BackgroundCall:
         return result
 
     def close(self) -> None:
-        self._calls.put(None)
-        self._thread.join(5)
+        if self.threaded:
+            self._calls.put(None)
+            self._thread.join(5)
         self._wake_read.close()
         self._wake_write.close()
 
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
-            try:
-                self._result = call()
-            except BaseException as exc:  # handed to the loop, which decides
-                self._error = exc
+            self._call(call)
             del call
-            self._done.set()
-            self._wake_write.send(b"\0")
+
+    def _call(self, call: Callable[[], Any]) -> None:
+        try:
+            self._result = call()
+        except BaseException as exc:  # handed to the loop, which decides
+            self._error = exc
+        self._done.set()
+        self._wake_write.send(b"\0")

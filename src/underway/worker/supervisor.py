@@ -58,7 +58,7 @@ class Supervisor:
         now = time.monotonic()
         self.writes = WriteBuffer(self.store, self.worker_id, config.progress_interval, now)
         # Outcomes are written in the background, then the next claim, in one transaction.
-        self.background = BackgroundCall()
+        self.background = BackgroundCall(threaded=self.store.writes_wait_on_server)
         # The outcomes being written in the background, and the claim that goes with them.
         self.in_flight: tuple[list[tuple[str, Outcome]], ClaimRequest | None] = ([], None)
         self.stopping = False
