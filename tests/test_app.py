@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+import os
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +19,7 @@ from underway import (
     InvalidTransition,
     Job,
     JobNotFound,
+    StoreUnavailable,
     Underway,
     UnknownTask,
 )
@@ -158,6 +163,30 @@ def test_unknown_task_name_is_refused(app: Underway) -> None:
         app.dispatch("no.such")
 
 
+def test_dispatch_to_a_database_locked_by_another_writer_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    app = Underway(f"sqlite:///{path}?timeout=0.05")
+
+    @app.task
+    def work() -> None: ...
+
+    work.dispatch()  # the schema exists before the lock is taken
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for dispatch in (
+            lambda: app.dispatch(work),
+            lambda: app.dispatch(work, unique_key="k"),
+            lambda: app.dispatch_many(work, [{}, {}]),
+        ):
+            with pytest.raises(StoreUnavailable, match="stayed locked by another writer"):
+                dispatch()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert app.dispatch(work)
+
+
 def test_unique_key_returns_the_active_job(app: Underway) -> None:
     @app.task
     def fix_all(issue_ids: list[int]) -> None: ...
@@ -182,6 +211,51 @@ def test_job_ids_are_unique_time_ordered_and_unguessable() -> None:
         for i in ids[:50]
     ]
     assert all(b - a > 1 for a, b in itertools.pairwise(tails) if b > a)
+
+
+def test_job_ids_carry_the_time_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    job_id = new_job_id()
+    after = time.time_ns() // 1_000_000
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    value = 0
+    for c in job_id:
+        value = value * 32 + alphabet.index(c)
+    assert before <= value >> 80 <= after
+
+
+def test_job_ids_are_unique_and_ordered_across_threads() -> None:
+    def make() -> list[str]:
+        return [new_job_id() for _ in range(5000)]
+
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(lambda _: make(), range(4)))
+    assert all(batch == sorted(batch) for batch in batches)
+    assert len({i for batch in batches for i in batch}) == 4 * 5000
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_makes_other_ids_within_the_same_millisecond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen = time.time_ns()
+    monkeypatch.setattr("underway.ids.time", SimpleNamespace(time_ns=lambda: frozen))
+    new_job_id()  # the parent has drawn randomness before the fork
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, "".join(new_job_id() for _ in range(100)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    parent = [new_job_id() for _ in range(100)]
+    with os.fdopen(read_end, "rb") as pipe:
+        text = pipe.read().decode()
+    os.waitpid(pid, 0)
+    child = [text[i : i + 26] for i in range(0, len(text), 26)]
+    assert len(child) == 100
+    assert not set(parent) & set(child)
 
 
 def test_cancel_and_retry_transitions(app: Underway) -> None:
