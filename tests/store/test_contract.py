@@ -7,6 +7,7 @@ that every backend stores them without rounding.
 
 from __future__ import annotations
 
+import json
 import select
 from collections.abc import Callable
 from typing import Any
@@ -214,6 +215,47 @@ def test_enqueue_many_inserts_every_job_in_order(store: Store) -> None:
     assert [get(store, job.id).args for job in jobs[:3]] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert get(store, jobs[-1].id).priority == 249 % 3
     assert len(claim(store, limit=1000)) == 250
+
+
+def test_enqueue_many_stores_every_field_as_given(store: Store) -> None:
+    # Characters that text encodings of rows (COPY, JSON, SQL literals) must escape.
+    awkward = "tab\there\nnew line\\back slash\r'quote\"é✓"
+    sizes = (1, 79, 80, 81, 160)  # around the SQLite store's rows per statement
+    batches = [
+        [
+            new_job(
+                args={"s": awkward, "n": n, "nested": {"list": [1.5, None, True]}},
+                task=f"tests.{awkward}",
+                queue=f"q{size}",
+                owner=awkward if n % 2 else None,
+                priority=-n,
+                max_attempts=3,
+                timeout=None if n % 2 else 2.5,
+                backoff=0.25,
+                created_at=NOW + n,
+                available_at=NOW + n + 0.125,
+                args_json=None if n % 3 else f'{{"s":"x","n":{n}}}',
+            )
+            for n in range(size)
+        ]
+        for size in sizes
+    ]
+    for jobs in batches:
+        assert store.job_enqueue_many(jobs) == [job.id for job in jobs]
+    for jobs in batches:
+        for job in jobs:
+            record = get(store, job.id)
+            assert record.args == (json.loads(job.args_json) if job.args_json else job.args)
+            assert (record.task, record.queue, record.owner) == (job.task, job.queue, job.owner)
+            assert (record.status, record.priority, record.attempts) == (
+                Status.PENDING,
+                job.priority,
+                0,
+            )
+            assert (record.max_attempts, record.timeout, record.backoff) == (3, job.timeout, 0.25)
+            assert (record.created_at, record.available_at) == (job.created_at, job.available_at)
+            assert record.unique_key is None
+    assert len(claim(store, limit=1000, now=NOW + 1000)) == sum(sizes)
 
 
 def test_finish_and_claim_ends_attempts_and_claims_in_one_call(store: Store) -> None:
@@ -1205,6 +1247,20 @@ def test_work_from_another_connection_is_signalled(store: Store) -> None:
                 readable, _, _ = select.select([fd], [], [], 10)
                 assert readable == [fd]
                 store.work_changed()
+    finally:
+        other.close()
+
+
+def test_bulk_work_from_another_connection_is_signalled(store: Store) -> None:
+    other = open_store(store.url)
+    try:
+        fd = store.work_wake_fd()
+        store.work_changed()  # forget whatever happened before
+        other.job_enqueue_many([new_job() for _ in range(200)])
+        if fd is not None:
+            readable, _, _ = select.select([fd], [], [], 10)
+            assert readable == [fd]
+        assert store.work_changed() is True
     finally:
         other.close()
 

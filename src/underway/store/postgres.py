@@ -411,25 +411,28 @@ class PostgresStore:
         if not jobs:
             return []
         rows = [
-            {
-                "id": job.id,
-                "task": job.task,
-                "queue": job.queue,
-                "priority": job.priority,
-                "owner": job.owner,
-                "args": job.args,
-                "tries": job.max_attempts,
-                "timeout": job.timeout,
-                "backoff": job.backoff,
-                "created_at": job.created_at,
-                "available_at": job.available_at,
-            }
+            (
+                job.id,
+                job.task,
+                job.queue,
+                Status.PENDING.value,
+                job.priority,
+                job.owner,
+                _json(job.args, strict=True, text=job.args_json),
+                job.max_attempts,
+                job.max_attempts,
+                job.timeout,
+                job.backoff,
+                job.created_at,
+                job.available_at,
+            )
             for job in jobs
         ]
-        params = {"jobs": _json(rows, strict=True), "channel": self.channel}
-        with self._connection() as conn:
-            # One statement, one round trip: the batch arrives as one JSON array.
-            conn.execute(self._q["jobs_insert_many"], params)
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with cur.copy(self._q["jobs_insert_many"]) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(self._q["jobs_insert_many_notify"], {"channel": self.channel})
         return [job.id for job in jobs]
 
     def _insert(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> str | None:

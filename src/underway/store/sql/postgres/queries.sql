@@ -134,21 +134,15 @@ WITH inserted AS (
 SELECT id, pg_notify(%(channel)s, '') AS notified FROM inserted;
 
 -- name: jobs_insert_many
-WITH inserted AS (
-    INSERT INTO {schema}.jobs (
-        id, task, queue, status, priority, owner, args, tries, max_attempts, timeout, backoff,
-        created_at, available_at
-    )
-    SELECT id, task, queue, 'pending', priority, owner, args, tries, tries, timeout, backoff,
-           created_at, available_at
-    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x (
-        id text, task text, queue text, priority integer, owner text, args jsonb, tries integer,
-        timeout double precision, backoff double precision, created_at double precision,
-        available_at double precision
-    )
-    RETURNING 1
-)
-SELECT pg_notify(%(channel)s, '') FROM (SELECT count(*) AS n FROM inserted) AS c WHERE c.n > 0;
+-- COPY: about twice as fast as one INSERT of a JSON array of the jobs, on the server and here.
+COPY {schema}.jobs (
+    id, task, queue, status, priority, owner, args, tries, max_attempts, timeout, backoff,
+    created_at, available_at
+) FROM STDIN;
+
+-- name: jobs_insert_many_notify
+-- In the COPY's transaction: delivered when, and only if, the jobs are committed.
+SELECT pg_notify(%(channel)s, '');
 
 -- name: job_active_by_unique_key
 SELECT id FROM {schema}.jobs

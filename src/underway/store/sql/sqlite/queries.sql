@@ -82,6 +82,15 @@ INSERT INTO underway_jobs (
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'processing')
 DO NOTHING;
 
+-- name: jobs_insert_many
+-- Jobs without unique keys. The row after VALUES is repeated once per job: a statement that
+-- inserts many rows opens the table and each of its indexes once, not once per row.
+INSERT INTO underway_jobs (
+    id, task, queue, status, priority, owner, args, tries, max_attempts, timeout, backoff,
+    created_at, available_at
+) VALUES
+(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
 -- name: job_active_by_unique_key
 SELECT id FROM underway_jobs WHERE unique_key = :unique_key AND status IN ('pending', 'processing');
 
