@@ -47,3 +47,25 @@ def test_sigterm_puts_jobs_unfinished_after_the_grace_back_uncharged(uw: Harness
     assert [d["error"] for d in documents] == [None] * 4
     assert uw.lines("finished") == []
     assert worker.log().count("put back to pending") == 4
+
+
+def test_sigterm_gives_back_short_jobs_held_ahead_uncharged(uw: Harness) -> None:
+    """Short jobs are handed to a child beyond its slots; on SIGTERM those not started go back
+    to pending with no attempt charged, and none is lost or run twice."""
+    ids = uw.app.dispatch_many("steady", [{"seconds": 0.02}] * 200)
+    worker = uw.worker("--processes", "1", "--concurrency", "2", "--grace", "30")
+    wait_until(lambda: len(uw.lines("finished")) >= 20, "twenty jobs to finish")
+
+    worker.send(signal.SIGTERM)
+
+    assert worker.wait() == 0, worker.log()
+    documents = {job_id: uw.get(job_id) for job_id in ids}
+    finished = uw.lines("finished")
+    assert len(finished) == len(set(finished)), "a job ran twice"
+    completed = {j for j, d in documents.items() if d["status"] == "completed"}
+    assert completed == set(finished)
+    pending = [d for d in documents.values() if d["status"] == "pending"]
+    assert len(completed) + len(pending) == len(ids)
+    assert pending, "the worker stopped only after every job"
+    assert all(d["attempts"] == 0 for d in pending)
+    assert "put back to pending" in worker.log()  # jobs held ahead were given back
