@@ -27,8 +27,9 @@ class BackgroundCall:
         self._result: Any = None
         self._error: BaseException | None = None
         self.busy = False
-        self._thread = threading.Thread(target=self._serve, name="underway-store", daemon=True)
+        self._thread: threading.Thread | None = None
         if threaded:
+            self._thread = threading.Thread(target=self._serve, name="underway-store", daemon=True)
             self._thread.start()
 
     def fileno(self) -> int:
@@ -59,7 +60,7 @@ class BackgroundCall:
         return result
 
     def close(self) -> None:
-        if self.threaded:
+        if self._thread is not None:
             self._calls.put(None)
             self._thread.join(5)
         self._wake_read.close()

@@ -66,6 +66,7 @@ class Supervisor:
         self.exit_code = 0
         self.finished_jobs = 0
         self.job_seconds = AHEAD_BELOW_SECONDS  # a moving average of how long jobs take
+        self.holding_ahead = False  # whether children may hold jobs beyond their slots
         self.started_wall = time.time()
         self.started = now
         self.maybe_work = True
@@ -227,7 +228,7 @@ class Supervisor:
         if claim is None:
             self.maybe_work = True
         elif self.stopping:  # claimed while the stop began: never started, so not charged
-            self._release(claimed)
+            self._release([Lease(record.id, record.attempts) for record in claimed])
         else:
             self._started(claimed, claim.limit, now)
 
@@ -394,9 +395,14 @@ class Supervisor:
         """Learn how long jobs take; let children hold a batch beyond their slots only while
         jobs are short."""
         self.job_seconds += (seconds - self.job_seconds) * 0.2
-        ahead = self.job_seconds < AHEAD_BELOW_SECONDS
-        for child in self.children:
-            child.ahead = AHEAD_BATCHES * child.slots if ahead else 0
+        holding = self.job_seconds < AHEAD_BELOW_SECONDS
+        if holding != self.holding_ahead:
+            self.holding_ahead = holding
+            for child in self.children:
+                self._set_ahead(child)
+
+    def _set_ahead(self, child: Child) -> None:
+        child.ahead = AHEAD_BATCHES * child.slots if self.holding_ahead else 0
 
     # -- messages from children ----------------------------------------------------------------
 
@@ -491,6 +497,7 @@ class Supervisor:
 
     def _add_child(self) -> None:
         child = start_child(self.config)
+        self._set_ahead(child)
         self.children.append(child)
         self.waiter.add(child.conn, ("message", child))
         self.waiter.add(child.process.sentinel, ("exit", child))
@@ -547,21 +554,16 @@ class Supervisor:
         """Put jobs back to pending without charging the attempt, keeping their progress."""
         live = [r for r in jobs if not r.lost]
         writes = [w for r in live if (w := self.writes.take_progress(r.record.id)) is not None]
-        try:
-            self.store.job_write_progress(self.worker_id, writes)
-            self.store.job_release(self.worker_id, [r.lease for r in live], time.time())
-        except StoreUnavailable as exc:
-            log.warning(
-                "could not put %d jobs back (%s); their leases will run out", len(live), exc
-            )
+        self._release([r.lease for r in live], writes)
         for running in jobs:
             log.info("%s put back to pending", running.label)
             self._forget(running)
 
-    def _release(self, records: list[JobRecord]) -> None:
-        """Put claimed jobs that were never handed to a child back to pending, uncharged."""
-        leases = [Lease(record.id, record.attempts) for record in records]
+    def _release(self, leases: list[Lease], progress: list[ProgressWrite] | None = None) -> None:
+        """Put jobs back to pending without charging the attempt, their progress written first."""
         try:
+            if progress:
+                self.store.job_write_progress(self.worker_id, progress)
             self.store.job_release(self.worker_id, leases, time.time())
         except StoreUnavailable as exc:
             log.warning(
