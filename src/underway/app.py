@@ -10,14 +10,14 @@ from dataclasses import asdict
 from typing import Any, overload
 
 from . import codec
+from .attempt import run_inline, to_outcome
 from .errors import JobNotFound, UnknownTask
 from .ids import new_job_id
 from .job import Job
-from .model import FINISHED, NewJob, Status, status_document
+from .model import FINISHED, Lease, NewJob, ProgressWrite, Status, status_document
 from .settings import DEFAULT_LEASE_SECONDS, eager_from_env
 from .settings import database_url as database_url_from
-from .states import after_error
-from .store import Lease, Outcome, ProgressWrite, Store, open_store
+from .store import Store, open_store
 from .tasks import Task, TaskOptions
 
 WAIT_POLL_SECONDS = 0.05
@@ -184,39 +184,27 @@ class Underway:
     def _run_eagerly(self, task: Task, job_id: str) -> None:
         """Run every attempt now, in this thread, writing the status document as a worker
         would. Backoff waits are skipped."""
-        from .worker.executor import run_inline
-
         worker_id = f"eager-{os.getpid()}"
         while True:
             record = self.store.job_claim_one(worker_id, job_id, DEFAULT_LEASE_SECONDS, time.time())
             if record is None:
                 return
-            lease = Lease(record.id, record.attempts)
 
             def save(_job: Job, write: ProgressWrite) -> bool:
                 return not self.store.job_write_progress(worker_id, [write])
 
             job = Job.resuming(record, save)
             attempt = run_inline(task, job, record.args)
-            now = time.time()
-            if attempt.kind == "completed":
-                status, retry_at = Status.COMPLETED, None
-            else:
-                status, retry_at = after_error(
-                    lease.attempt, record.max_attempts, 0.0, now, attempt.retryable
-                )
-            outcome = Outcome(
-                lease,
-                status,
-                now,
-                attempt.result,
-                attempt.error,
-                attempt.traceback,
-                retry_at,
-                job.take_progress(force=True),
+            outcome = to_outcome(
+                Lease(record.id, record.attempts),
+                attempt,
+                max_attempts=record.max_attempts,
+                backoff=0.0,
+                now=time.time(),
+                progress=job.take_progress(force=True),
             )
             self.store.job_finish(worker_id, [outcome])
-            if status != Status.PENDING:
+            if outcome.status != Status.PENDING:
                 return
 
     # -- reading and operating -----------------------------------------------------------------

@@ -8,8 +8,7 @@ from typing import Any
 
 from . import codec
 from .errors import UnderwayError
-from .model import JobRecord
-from .store.base import Lease, ProgressWrite
+from .model import JobRecord, Lease, ProgressWrite
 
 
 class JobLost(UnderwayError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -82,6 +83,71 @@ class JobRecord:
     traceback: str | None = None
     results: tuple[dict[str, Any], ...] = ()
     errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on one job: the fencing token for all its writes."""
+
+    job_id: str
+    attempt: int
+
+
+@dataclass(slots=True)
+class ProgressWrite:
+    """A job's progress as its attempt last reported it. Totals are absolute; entries are new."""
+
+    lease: Lease
+    total: int | None = None
+    processed: int = 0
+    current: str | None = None
+    usage: dict[str, float] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    checkpoint: Any = None
+    has_checkpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended. status is completed, failed, cancelled, or pending for a retry."""
+
+    lease: Lease
+    status: Status
+    finished_at: float
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    retry_at: float | None = None
+    progress: ProgressWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """What job_claim takes, for job_finish_and_claim to claim after finishing."""
+
+    queues: Sequence[str]
+    limit: int
+    lease_seconds: float
+    now: float
+    min_tries: int = 1
+
+
+def merge_progress(older: ProgressWrite | None, newer: ProgressWrite) -> ProgressWrite:
+    """One write that stands for both: the newer totals, every entry, the latest checkpoint."""
+    if older is None:
+        return newer
+    return ProgressWrite(
+        newer.lease,
+        newer.total,
+        newer.processed,
+        newer.current,
+        newer.usage,
+        older.results + newer.results,
+        older.errors + newer.errors,
+        newer.checkpoint if newer.has_checkpoint else older.checkpoint,
+        newer.has_checkpoint or older.has_checkpoint,
+    )
 
 
 def iso(timestamp: float | None) -> str | None:

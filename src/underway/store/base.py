@@ -10,59 +10,11 @@ back as refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import InvalidTransition, JobNotFound
-from ..model import JobRecord, NewJob, Status
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A worker's claim on one job: the fencing token for all its writes."""
-
-    job_id: str
-    attempt: int
-
-
-@dataclass(slots=True)
-class ProgressWrite:
-    """A job's progress as its attempt last reported it. Totals are absolute; entries are new."""
-
-    lease: Lease
-    total: int | None = None
-    processed: int = 0
-    current: str | None = None
-    usage: dict[str, float] = field(default_factory=dict)
-    results: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    checkpoint: Any = None
-    has_checkpoint: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How an attempt ended. status is completed, failed, cancelled, or pending for a retry."""
-
-    lease: Lease
-    status: Status
-    finished_at: float
-    result: Any = None
-    error: str | None = None
-    traceback: str | None = None
-    retry_at: float | None = None
-    progress: ProgressWrite | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRequest:
-    """What job_claim takes, for job_finish_and_claim to claim after finishing."""
-
-    queues: Sequence[str]
-    limit: int
-    lease_seconds: float
-    now: float
-    min_tries: int = 1
+from ..model import ClaimRequest, JobRecord, Lease, NewJob, Outcome, ProgressWrite, Status
 
 
 @dataclass(frozen=True, slots=True)

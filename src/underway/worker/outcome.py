@@ -7,9 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import JobRecord, Status
-from ..states import after_error
-from ..store.base import Lease, Outcome, ProgressWrite
+from ..attempt import AttemptResult, to_outcome
+from ..model import JobRecord, Lease, Outcome, ProgressWrite
 from .pool import Child
 
 log = logging.getLogger("underway.worker")
@@ -44,32 +43,31 @@ def outcome_of(
     now = time.time()
     elapsed = time.monotonic() - running.started
     record = running.record
-    retry_at = None
-    if kind == "completed":
-        status = Status.COMPLETED
-        log.info("%s completed in %.2fs", running.label, elapsed)
-    elif kind == "cancelled":
-        status = Status.CANCELLED
-        log.info("%s cancelled after %.2fs", running.label, elapsed)
-    else:
-        tries = record.max_attempts
-        attempt = running.lease.attempt
-        status, retry_at = after_error(
-            attempt, tries, record.backoff, now, detail.get("retryable", True)
-        )
-        then = (
-            f"retry {attempt + 1}/{tries} in {retry_at - now:.1f}s"
-            if retry_at is not None
-            else "failed for good"
-        )
-        log.warning("%s failed in %.2fs: %s; %s", running.label, elapsed, detail["error"], then)
-    return Outcome(
+    attempt = AttemptResult(
+        kind,
+        detail.get("result"),
+        detail.get("error"),
+        detail.get("traceback"),
+        detail.get("retryable", True),
+    )
+    outcome = to_outcome(
         running.lease,
-        status,
-        now,
-        result=detail.get("result"),
-        error=detail.get("error"),
-        traceback=detail.get("traceback"),
-        retry_at=retry_at,
+        attempt,
+        max_attempts=record.max_attempts,
+        backoff=record.backoff,
+        now=now,
         progress=progress,
     )
+    if kind == "completed":
+        log.info("%s completed in %.2fs", running.label, elapsed)
+    elif kind == "cancelled":
+        log.info("%s cancelled after %.2fs", running.label, elapsed)
+    else:
+        tries, number = record.max_attempts, running.lease.attempt
+        then = (
+            f"retry {number + 1}/{tries} in {outcome.retry_at - now:.1f}s"
+            if outcome.retry_at is not None
+            else "failed for good"
+        )
+        log.warning("%s failed in %.2fs: %s; %s", running.label, elapsed, attempt.error, then)
+    return outcome

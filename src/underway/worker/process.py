@@ -18,12 +18,12 @@ from typing import Any
 
 import psutil
 
+from ..attempt import AttemptResult, run_async, unknown_task
 from ..job import Job
 from ..loader import load_app
-from ..store.base import ProgressWrite
+from ..model import ProgressWrite
 from ..tasks import Task
 from . import protocol
-from .executor import AttemptResult, run_attempt, unknown_task
 from .threads import TaskThreads
 
 log = logging.getLogger("underway.worker")
@@ -141,7 +141,7 @@ class ChildRunner:
             result = unknown_task(wire["task"])
         else:
             try:
-                result = await run_attempt(task, job, wire["args"], wire["timeout"], self.threads)
+                result = await run_async(task, job, wire["args"], wire["timeout"], self.threads.run)
             except asyncio.CancelledError:
                 result = AttemptResult("cancelled")
         self.running.pop(job.id, None)

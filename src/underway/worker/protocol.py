@@ -6,7 +6,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import codec
-from ..store.base import Lease, ProgressWrite
+from ..model import Lease, ProgressWrite
 
 
 def send(conn: Connection, message: dict[str, Any]) -> None:
@@ -48,14 +48,3 @@ def progress_from_wire(wire: dict[str, Any]) -> ProgressWrite:
         checkpoint=wire.get("checkpoint"),
         has_checkpoint="checkpoint" in wire,
     )
-
-
-def merge_progress(older: ProgressWrite | None, newer: ProgressWrite) -> ProgressWrite:
-    """One write that stands for both: the newer totals, every entry, the latest checkpoint."""
-    if older is None:
-        return newer
-    newer.results = older.results + newer.results
-    newer.errors = older.errors + newer.errors
-    if not newer.has_checkpoint and older.has_checkpoint:
-        newer.checkpoint, newer.has_checkpoint = older.checkpoint, True
-    return newer

@@ -20,8 +20,8 @@ from typing import Any
 from ..app import Underway
 from ..errors import StoreUnavailable
 from ..ids import new_job_id
-from ..model import JobRecord
-from ..store.base import ClaimRequest, Lease, Outcome, ProgressWrite, WorkerInfo
+from ..model import ClaimRequest, JobRecord, Lease, Outcome, ProgressWrite, merge_progress
+from ..store.base import WorkerInfo
 from . import logs, protocol
 from .background import BackgroundCall
 from .config import (
@@ -453,7 +453,7 @@ class Supervisor:
         progress = self.writes.take_progress(running.record.id)
         if message["progress"] is not None:
             final = protocol.progress_from_wire(message["progress"])
-            progress = protocol.merge_progress(progress, final)
+            progress = merge_progress(progress, final)
         self._end(running, message["kind"], message, progress)
         self.last_busy = time.monotonic()
 

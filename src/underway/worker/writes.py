@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..store.base import Outcome, ProgressWrite, Store
-from . import protocol
+from ..model import Outcome, ProgressWrite, merge_progress
+from ..store.base import Store
 
 log = logging.getLogger("underway.worker")
 
@@ -34,13 +34,13 @@ class WriteBuffer:
 
     def add_progress(self, write: ProgressWrite) -> None:
         job_id = write.lease.job_id
-        self.progress[job_id] = protocol.merge_progress(self.progress.get(job_id), write)
+        self.progress[job_id] = merge_progress(self.progress.get(job_id), write)
 
     def take_progress(self, job_id: str) -> ProgressWrite | None:
         return self.progress.pop(job_id, None)
 
     def add_checkpoint(self, write: ProgressWrite, answer: Callable[[bool], None]) -> None:
-        merged = protocol.merge_progress(self.take_progress(write.lease.job_id), write)
+        merged = merge_progress(self.take_progress(write.lease.job_id), write)
         self.checkpoints.append(PendingCheckpoint(merged, answer))
 
     def add_outcome(self, label: str, outcome: Outcome) -> None:

@@ -1,4 +1,10 @@
-"""Runs one attempt of a job and says how it ended: completed, error, or cancelled."""
+"""One attempt of a task for a job, and the Outcome it becomes.
+
+Eager mode (app.py) and the worker's children (worker/process.py) both run attempts through
+here, and both turn how an attempt ended into the Outcome a store writes with `to_outcome`, so
+"what counts as a failure, a retry or a result" is decided in one place. This module is core:
+it never imports the worker.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,19 @@ import asyncio
 import concurrent.futures
 import contextvars
 import traceback as tb
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import codec
-from ..job import Job
-from ..tasks import Task
-from .threads import TaskThreads
+from . import codec
+from .job import Job
+from .model import Lease, Outcome, ProgressWrite, Status
+from .states import after_error
+from .tasks import Task
+
+# Runs a plain (def) task's call off the event loop and awaits its value: the worker passes
+# its batched task threads here.
+RunInThread = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +70,15 @@ def _call_args(task: Task, job: Job) -> tuple[Any, ...]:
     return (job,) if task.takes_job else ()
 
 
-async def run_attempt(
+async def run_async(
     task: Task,
     job: Job,
     args: dict[str, Any],
     timeout: float | None,
-    threads: TaskThreads,
+    run_in_thread: RunInThread,
 ) -> AttemptResult:
-    """Run in a worker process: async tasks on the loop, plain ones in a thread. A plain task
-    past its time-out cannot be stopped from here; the supervisor kills the process."""
+    """Run on an event loop: async tasks on the loop, plain ones through run_in_thread. A plain
+    task past its time-out cannot be stopped from here; whoever owns the process kills it."""
     deadline = asyncio.timeout(timeout)
     try:
         if task.is_async:
@@ -74,7 +86,9 @@ async def run_attempt(
                 value = await task.fn(*_call_args(task, job), **args)
         else:
             context = contextvars.copy_context()
-            value = await threads.run(lambda: context.run(task.fn, *_call_args(task, job), **args))
+            value = await run_in_thread(
+                lambda: context.run(task.fn, *_call_args(task, job), **args)
+            )
     except asyncio.CancelledError:
         if job.cancelled:
             return AttemptResult("cancelled")
@@ -101,3 +115,33 @@ def run_inline(task: Task, job: Job, args: dict[str, Any]) -> AttemptResult:
             return _completed(pool.submit(asyncio.run, coroutine).result())
     except Exception as exc:
         return _failed(exc)
+
+
+def to_outcome(
+    lease: Lease,
+    attempt: AttemptResult,
+    *,
+    max_attempts: int,
+    backoff: float,
+    now: float,
+    progress: ProgressWrite | None,
+) -> Outcome:
+    """How the attempt's job moves on: completed, cancelled, failed, or pending for a retry
+    after backoff when tries are left and the error allows one."""
+    retry_at = None
+    if attempt.kind == "completed":
+        status = Status.COMPLETED
+    elif attempt.kind == "cancelled":
+        status = Status.CANCELLED
+    else:
+        status, retry_at = after_error(lease.attempt, max_attempts, backoff, now, attempt.retryable)
+    return Outcome(
+        lease,
+        status,
+        now,
+        result=attempt.result,
+        error=attempt.error,
+        traceback=attempt.traceback,
+        retry_at=retry_at,
+        progress=progress,
+    )
