@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from underway import Job, Status, Underway
-from underway.store import Lease, Outcome
+from underway.store import ClaimRequest, Lease, Outcome
 
 from .. import tasks
 from ..base import Send, SendMany, System, python_module
@@ -135,7 +135,7 @@ class UnderwayBase(System):
         start = time.perf_counter()
         for _ in range(count):
             now = time.time()
-            claimed = store.job_claim(WORKER_ID, queues=(), limit=1, lease_seconds=30, now=now)
+            claimed = store.job_claim(WORKER_ID, ClaimRequest((), 1, 30, now))
             if not claimed:
                 raise RuntimeError("no job left to claim")
             job = claimed[0]

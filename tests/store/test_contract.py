@@ -57,7 +57,8 @@ def claim_one(store: Store, job_id: str, worker: str = "w1", now: float = NOW) -
 def claim(store: Store, *, queues: tuple[str, ...] = (), limit: int = 10, **kw: Any) -> list[str]:
     kw = {"lease_seconds": LEASE, "now": NOW, **kw}
     worker = kw.pop("worker", "w1")
-    return [r.id for r in store.job_claim(worker, queues=list(queues), limit=limit, **kw)]
+    request = ClaimRequest(list(queues), limit, kw.pop("lease_seconds"), kw.pop("now"), **kw)
+    return [r.id for r in store.job_claim(worker, request)]
 
 
 def finish(
@@ -278,7 +279,7 @@ def test_finish_and_claim_ends_attempts_and_claims_in_one_call(store: Store) -> 
 
 def test_claim_moves_to_processing_and_charges_an_attempt(store: Store) -> None:
     job_id = enqueue(store, max_attempts=3)
-    [record] = store.job_claim("w1", queues=[], limit=5, lease_seconds=LEASE, now=NOW + 2)
+    [record] = store.job_claim("w1", ClaimRequest([], 5, LEASE, NOW + 2))
     assert record.id == job_id
     assert record.status == Status.PROCESSING
     assert record.attempts == 1
@@ -376,7 +377,7 @@ def test_claimed_record_carries_progress_usage_and_checkpoint(store: Store) -> N
     assert store.job_write_progress("w1", [write]) == []
     store.job_release("w1", [lease], NOW + 1)
 
-    [record] = store.job_claim("w2", queues=[], limit=1, lease_seconds=LEASE, now=NOW + 1)
+    [record] = store.job_claim("w2", ClaimRequest([], 1, LEASE, NOW + 1))
     assert record.id == job_id
     assert (record.progress_total, record.progress_processed) == (10, 4)
     assert record.progress_current == "item 4"
@@ -877,7 +878,7 @@ def test_lease_rescue_keeps_checkpoint_and_progress(store: Store) -> None:
     write = ProgressWrite(lease, total=9, processed=4, checkpoint=[1, 2, 3, 4], has_checkpoint=True)
     store.job_write_progress("w1", [write])
     store.lease_rescue(NOW + LEASE + 1)
-    [record] = store.job_claim("w2", queues=[], limit=1, lease_seconds=LEASE, now=NOW + LEASE + 1)
+    [record] = store.job_claim("w2", ClaimRequest([], 1, LEASE, NOW + LEASE + 1))
     assert (record.checkpoint, record.progress_processed, record.attempts) == ([1, 2, 3, 4], 4, 2)
 
 
@@ -1291,7 +1292,7 @@ def _retry(store: Store, job_id: str, _lease: Lease) -> None:
 
 
 def _claim(store: Store, _job_id: str, _lease: Lease) -> None:
-    store.job_claim("w2", queues=[], limit=10, lease_seconds=LEASE, now=NOW + 100)
+    store.job_claim("w2", ClaimRequest([], 10, LEASE, NOW + 100))
 
 
 def _claim_one(store: Store, job_id: str, _lease: Lease) -> None:

@@ -25,7 +25,7 @@ psycopg = pytest.importorskip("psycopg")
 from underway import Underway  # noqa: E402
 from underway.errors import ConfigurationError, StoreError, StoreUnavailable  # noqa: E402
 from underway.model import Status  # noqa: E402
-from underway.store import Lease, Outcome, Store, open_store  # noqa: E402
+from underway.store import ClaimRequest, Lease, Outcome, Store, open_store  # noqa: E402
 from underway.store import postgres as pg_store  # noqa: E402
 
 
@@ -278,7 +278,7 @@ def test_the_schema_name_is_quoted_so_case_is_kept(postgres_url: str) -> None:
 def test_a_claim_commits_asynchronously_only_inside_its_own_statement(pg: Store) -> None:
     for _ in range(2):
         pg.job_enqueue(new_job())
-    assert len(pg.job_claim("w", queues=(), limit=1, lease_seconds=30, now=NOW + 1)) == 1
+    assert len(pg.job_claim("w", ClaimRequest((), 1, 30, NOW + 1))) == 1
     assert isinstance(pg, pg_store.PostgresStore)
     with pg._connection() as conn:  # the pool's one idle connection: the one that claimed
         row = conn.execute("SHOW synchronous_commit").fetchone()
@@ -317,7 +317,7 @@ def test_a_retry_release_and_rescue_to_pending_wake_workers(pg: Store, other: St
     fd = pg.work_wake_fd()
     assert fd is not None
     ids = [other.job_enqueue(new_job(max_attempts=3)) for _ in range(3)]
-    claimed = other.job_claim("w", queues=(), limit=3, lease_seconds=30, now=NOW)
+    claimed = other.job_claim("w", ClaimRequest((), 3, 30, NOW))
     assert sorted(j.id for j in claimed) == sorted(ids)
     leases = [Lease(job.id, job.attempts) for job in claimed]
     actions = [
@@ -462,7 +462,7 @@ def test_nul_characters(pg: Store) -> None:
     job_id = pg.job_enqueue(new_job(args={"text": "a\\u0000b"}))  # an escaped one is fine
     record = pg.job_get(job_id)
     assert record is not None and record.args == {"text": "a\\u0000b"}
-    [claimed] = pg.job_claim("w", queues=(), limit=1, lease_seconds=30, now=NOW)
+    [claimed] = pg.job_claim("w", ClaimRequest((), 1, 30, NOW))
     outcome = Outcome(
         Lease(claimed.id, 1), Status.COMPLETED, NOW, result={"out": "x\x00y"}, error=None
     )
@@ -511,4 +511,4 @@ def test_claim_cost_does_not_grow_with_finished_history(pg: Store, postgres_url:
             touched = plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"]
             assert touched < 100, f"{name} touched {touched} blocks: {plan}"
             assert "Seq Scan" not in str(plan)
-    assert pg.job_claim("w", queues=(), limit=5, lease_seconds=30, now=NOW)[0].id == ids[0]
+    assert pg.job_claim("w", ClaimRequest((), 5, 30, NOW))[0].id == ids[0]

@@ -17,7 +17,7 @@ from store_helpers import NOW, new_job
 from underway.errors import ConfigurationError, StoreError
 from underway.ids import new_job_id
 from underway.model import Status
-from underway.store import Store, open_store
+from underway.store import ClaimRequest, Store, open_store
 from underway.store import sqlite as sqlite_backend
 from underway.store.queries import load_queries
 
@@ -421,7 +421,7 @@ def test_concurrent_claims_never_claim_a_job_twice(sqlite_store: Store, db_path:
         try:
             barrier.wait()
             while len(claimed[n]) < share and (
-                batch := store.job_claim(f"w{n}", queues=[], limit=7, lease_seconds=30, now=NOW)
+                batch := store.job_claim(f"w{n}", ClaimRequest([], 7, 30, NOW))
             ):
                 claimed[n].extend(record.id for record in batch)
         finally:

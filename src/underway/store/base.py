@@ -84,16 +84,7 @@ class Store(Protocol):
         """Jobs newest first, without results and errors. cursor is the last id of the previous
         page; next_cursor is None on the last page."""
 
-    def job_claim(
-        self,
-        worker_id: str,
-        *,
-        queues: Sequence[str],
-        limit: int,
-        lease_seconds: float,
-        now: float,
-        min_tries: int = 1,
-    ) -> list[JobRecord]:
+    def job_claim(self, worker_id: str, claim: ClaimRequest) -> list[JobRecord]:
         """Move up to limit ready pending jobs to processing for this worker, charging an attempt.
         Queues are tried in the given order (empty: all queues); within one, higher priority
         first, then oldest first. A job allowed fewer than min_tries attempts is raised to that

@@ -475,21 +475,11 @@ class PostgresStore:
 
     # -- worker side ---------------------------------------------------------------------------
 
-    def job_claim(
-        self,
-        worker_id: str,
-        *,
-        queues: Sequence[str],
-        limit: int,
-        lease_seconds: float,
-        now: float,
-        min_tries: int = 1,
-    ) -> list[JobRecord]:
-        request = ClaimRequest(queues, limit, lease_seconds, now, min_tries)
-        if limit <= 0:
+    def job_claim(self, worker_id: str, request: ClaimRequest) -> list[JobRecord]:
+        if request.limit <= 0:
             return []
         with self._connection() as conn:
-            if len(queues) <= 1:  # one statement: its own transaction
+            if len(request.queues) <= 1:  # one statement: its own transaction
                 return self._claim(conn, worker_id, request, async_commit=True)
             with conn.transaction():
                 return self._claim(conn, worker_id, request, async_commit=True)

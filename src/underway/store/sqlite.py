@@ -296,17 +296,7 @@ class SQLiteStore:
 
     # -- worker side ---------------------------------------------------------------------------
 
-    def job_claim(
-        self,
-        worker_id: str,
-        *,
-        queues: Sequence[str],
-        limit: int,
-        lease_seconds: float,
-        now: float,
-        min_tries: int = 1,
-    ) -> list[JobRecord]:
-        request = ClaimRequest(queues, limit, lease_seconds, now, min_tries)
+    def job_claim(self, worker_id: str, request: ClaimRequest) -> list[JobRecord]:
         with self._write() as conn:
             return _claim(conn, worker_id, request)
 

@@ -315,14 +315,7 @@ class Supervisor:
         claim = self._claim_request()
         if claim is None:
             return
-        records = self.store.job_claim(
-            self.worker_id,
-            queues=claim.queues,
-            limit=claim.limit,
-            lease_seconds=claim.lease_seconds,
-            now=claim.now,
-            min_tries=claim.min_tries,
-        )
+        records = self.store.job_claim(self.worker_id, claim)
         self._started(records, claim.limit, now)
 
     def _claim_request(self) -> ClaimRequest | None:
