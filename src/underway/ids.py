@@ -39,7 +39,9 @@ def _discard_state_in_child() -> None:
     _entropy, _entropy_used = b"", 0
 
 
-os.register_at_fork(after_in_child=_discard_state_in_child)
+# Windows has no fork, and so no register_at_fork: nothing there can copy this state.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_discard_state_in_child)
 
 
 def _random_int(nbytes: int) -> int:
