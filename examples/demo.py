@@ -1,13 +1,17 @@
-"""`make demo`: seeds the demo data, starts the web server and a worker in one process tree."""
+"""`make demo`: seeds the demo data, starts the web server and a worker in one process tree.
+
+The worker stops with the demo however the demo ends: Ctrl-C, SIGTERM, a closed terminal
+(SIGHUP) or a kill.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 
 import uvicorn
+
+from underway.web.serve import start_worker, stop_worker
 
 WORKER_PROCESSES = "2"
 
@@ -23,10 +27,10 @@ def main() -> int:
     seeded = seed()
     port = int(os.environ.get("PORT", "8000"))
     base = f"http://127.0.0.1:{port}"
-    worker = subprocess.Popen(
+    worker = start_worker(
         [sys.executable, "-m", "underway", "worker", "--app", "examples.jobs:app",
          "--processes", WORKER_PROCESSES],
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the worker gracefully
+        new_session=True,  # Ctrl-C reaches only us; we stop the worker gracefully
     )  # fmt: skip
     print(
         f"\nunderway demo (data in {folder}; seeded {seeded['issues']} issues, "
@@ -43,11 +47,7 @@ def main() -> int:
 
         uvicorn.run(create_demo_app(), host="127.0.0.1", port=port, log_level="warning")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=35)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
     return 0
 
 

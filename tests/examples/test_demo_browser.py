@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from examples.codefix.scanner import scan
@@ -57,6 +58,7 @@ class Demo:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the demo did not start:\n{self.log.read_text()}")
             time.sleep(0.2)
+        self.tree = psutil.Process(self.process.pid).children(recursive=True)
 
     def output(self) -> str:
         return self.log.read_text()
@@ -66,10 +68,21 @@ class Demo:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=60)
 
+    def worker_pid(self) -> int:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"worker \S+:(\d+):", self.output())):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the demo's worker did not start:\n{self.output()}")
+            time.sleep(0.1)
+        return int(found.group(1))
+
     def kill(self) -> None:
+        """Stop the demo and anything it left running: tests stop what they start."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        for process in psutil.wait_procs(self.tree, timeout=20)[1]:
+            process.kill()
 
 
 @pytest.fixture
@@ -150,12 +163,9 @@ def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(demo_data: Pat
     first = Demo(demo_data)
     try:
         assert "seeded 39 issues, 14 journal entries" in first.output()
-        worker_pid = int(re.search(r"worker \S+:(\d+):", first.output()).group(1))  # type: ignore[union-attr]
+        worker_pid = first.worker_pid()
         assert first.interrupt() == 0
-        deadline = time.monotonic() + 30
-        while _alive(worker_pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(worker_pid), "the worker outlived the demo"
+        assert _gone(worker_pid), "the worker outlived the demo"
     finally:
         first.kill()
     second = Demo(demo_data)
@@ -164,6 +174,26 @@ def test_ctrl_c_stops_everything_and_a_second_run_reuses_the_data(demo_data: Pat
         assert httpx.get(f"{second.base}/fix-all").text.count('name="issue_ids"') == 39
     finally:
         assert second.interrupt() == 0
+
+
+@pytest.mark.parametrize("how", [signal.SIGHUP, signal.SIGKILL], ids=["hang-up", "kill"])
+def test_the_worker_stops_when_the_demo_dies(demo_data: Path, how: signal.Signals) -> None:
+    # A closed terminal (SIGHUP) or a kill gives the demo no chance to stop its worker itself.
+    demo = Demo(demo_data)
+    try:
+        worker_pid = demo.worker_pid()
+        demo.process.send_signal(how)
+        assert demo.process.wait(30) == -how
+        assert _gone(worker_pid), f"the worker outlived the demo's {how.name}"
+    finally:
+        demo.kill()
+
+
+def _gone(pid: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:

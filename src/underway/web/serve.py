@@ -37,8 +37,11 @@ def _stop_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_worker(command: list[str]) -> subprocess.Popen[bytes]:
-    extra: dict[str, Any] = {}
+def start_worker(command: list[str], *, new_session: bool = False) -> subprocess.Popen[bytes]:
+    """Start a worker that stops with this process: SIGTERM from us on a clean stop, from the
+    kernel (Linux) when we die any other way (SIGKILL, SIGHUP of a closed terminal).
+    new_session keeps the terminal's Ctrl-C away from it, so that we stop it gracefully."""
+    extra: dict[str, Any] = {"start_new_session": new_session}
     if sys.platform.startswith("linux"):
         extra["preexec_fn"] = _stop_with_parent
     process = subprocess.Popen(command, **extra)
