@@ -38,12 +38,13 @@ def _takes_job(fn: Callable[..., Any]) -> bool:
     params = list(inspect.signature(fn).parameters.values())
     if not params:
         return False
-    annotation = params[0].annotation
+    annotation: object = params[0].annotation
     if isinstance(annotation, str):
+        written = annotation
         try:
-            annotation = typing.get_type_hints(fn).get(params[0].name, annotation)
+            annotation = typing.get_type_hints(fn).get(params[0].name, written)
         except Exception:  # an unresolvable forward reference: judge by its name
-            return annotation.rsplit(".", 1)[-1] == "Job"
+            return written.rsplit(".", 1)[-1] == "Job"
     return annotation is Job
 
 
