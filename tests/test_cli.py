@@ -88,6 +88,9 @@ def test_status_of_a_finished_job_with_results_and_traceback(project: dict[str, 
     text = run("status", failed, "--traceback").output
     assert "ValueError: the input was bad" in text
     assert "Traceback (most recent call last)" in text
+    # The task's own frame comes first: underway's frames that called it say nothing.
+    frames = [line for line in text.splitlines() if line.lstrip().startswith("File ")]
+    assert frames and f"{project['module']}.py" in frames[0], text
 
 
 def test_monitor_shows_bar_results_and_cost(project: dict[str, str]) -> None:
@@ -144,15 +147,42 @@ def test_dispatch_wait_exit_code_follows_the_outcome(project: dict[str, str]) ->
         (["retry"], "name job ids, or pass --failed"),
         (["prune", "--older-than", "soon"], "not a duration"),
         (["jobs", "--database-url", "redis://localhost"], "unknown scheme 'redis'"),
+        (["dispatch", "demo.fix", "--args", "[" * 100_000 + "]" * 100_000], "--args"),
+        (["dispatch", "demo.fix", "--priority", "high"], "'high' is not a valid integer"),
+        (["status"], "Missing argument 'JOB_ID'"),
+        (["jobs", "--limit", "0"], "--limit"),
     ],
 )
 def test_user_mistakes_exit_1_with_one_clear_line(
     project: dict[str, str], args: list[str], message: str
 ) -> None:
     result = CliRunner().invoke(main, args)
-    assert result.exit_code in (1, 2)
+    assert result.exit_code == 1, result.output
     assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
     assert "Traceback" not in result.output
+
+
+def test_app_and_database_url_go_before_the_command_too(
+    project: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNDERWAY_APP")
+    other = f"sqlite:///{tmp_path / 'before.db'}"
+    before = ["--app", project["app"], "--database-url", other]
+    job_id = run(*before, "dispatch", "demo.fix", "--args", '{"items": []}').output.strip()
+    assert Underway(other).get(job_id) is not None
+    assert Underway(project["url"]).get(job_id) is None
+    # The command's own flag wins over the root's.
+    own = run(*before, "status", job_id, "--database-url", project["url"], ok=False)
+    assert f"no job with id {job_id}" in own.output
+
+
+def test_jobs_never_cuts_ids_short(
+    project: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = run("dispatch", "demo.fix", "--args", '{"items": []}').output.strip()
+    monkeypatch.setenv("COLUMNS", "50")
+    assert job_id in run("jobs").output
 
 
 def test_real_command_errors_without_traceback(project: dict[str, str]) -> None:

@@ -63,7 +63,22 @@ def _completed(value: Any) -> AttemptResult:
 def _failed(exc: BaseException) -> AttemptResult:
     message = str(exc)
     error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return AttemptResult("error", error=error, traceback="".join(tb.format_exception(exc)))
+    return AttemptResult("error", error=error, traceback=_task_traceback(exc))
+
+
+def _task_traceback(exc: BaseException) -> str:
+    """The traceback from the task's own first frame: the frames of underway that called it
+    say nothing about the failure. Kept whole when the error arose in underway itself."""
+    frames = exc.__traceback__
+    while frames is not None and _is_ours(frames.tb_frame.f_globals.get("__name__")):
+        frames = frames.tb_next
+    if frames is None:
+        frames = exc.__traceback__
+    return "".join(tb.format_exception(type(exc), exc, frames))
+
+
+def _is_ours(module: object) -> bool:
+    return isinstance(module, str) and (module == "underway" or module.startswith("underway."))
 
 
 def _call_args(task: Task, job: Job) -> tuple[Any, ...]:

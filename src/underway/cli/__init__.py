@@ -11,14 +11,15 @@ from __future__ import annotations
 import click
 
 from . import db, jobs, serve, worker
-from .common import FriendlyGroup, parse_duration
+from .common import FriendlyGroup, parse_duration, root_app_options
 
 __all__ = ["main", "parse_duration"]
 
 
 @click.group(cls=FriendlyGroup)
 @click.version_option(package_name="underway")
-def main() -> None:
+@root_app_options
+def main(app_spec: str | None, database_url: str | None) -> None:
     """underway: durable background jobs with progress you can watch."""
 
 

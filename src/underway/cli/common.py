@@ -33,12 +33,32 @@ STATUS_STYLE = {
 
 
 class FriendlyGroup(click.Group):
-    """A group whose library errors become click errors: one line on stderr, exit 1."""
+    """A group whose user mistakes become one line on stderr and exit 1: library errors, and
+    click's own usage errors (a bad option value, a missing argument), which would otherwise
+    print the usage lines and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (UnderwayError, ValueError, TypeError, TimeoutError) as exc:
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from None
+        except (UnderwayError, ValueError, TypeError, TimeoutError, RecursionError) as exc:
             raise click.ClickException(str(exc)) from None
 
 
@@ -50,12 +70,28 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * SECONDS_PER_UNIT[match.group(2)]
 
 
+APP_HELP = "module:attribute of your Underway object"
+DATABASE_URL_HELP = "overrides the app's and UNDERWAY_DATABASE_URL"
+
+
+def _from_root(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # `underway --app x dispatch ...` and `underway dispatch --app x ...` mean the same; the
+    # command's own flag wins, then the root's, then the environment (read by the root).
+    if value is None and param.name is not None:
+        return ctx.find_root().params.get(param.name)
+    return value
+
+
+def root_app_options(fn: F) -> F:
+    """--app and --database-url on the root group, for every command below it."""
+    fn = click.option("--app", "app_spec", envvar=ENV_APP, help=APP_HELP)(fn)
+    return click.option("--database-url", help=DATABASE_URL_HELP)(fn)
+
+
 def app_options(fn: F) -> F:
     """Add --app and --database-url, passed as `app_spec` and `database_url`."""
-    fn = click.option(
-        "--app", "app_spec", envvar=ENV_APP, help="module:attribute of your Underway object"
-    )(fn)
-    return click.option("--database-url", help="overrides the app's and UNDERWAY_DATABASE_URL")(fn)
+    fn = click.option("--app", "app_spec", callback=_from_root, help=APP_HELP)(fn)
+    return click.option("--database-url", callback=_from_root, help=DATABASE_URL_HELP)(fn)
 
 
 def open_app(app_spec: str | None, database_url: str | None) -> Underway:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..errors import ConfigurationError
 from ..model import Status
@@ -59,6 +59,8 @@ def dispatch(
         kwargs = json.loads(args_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
+    except RecursionError:
+        raise click.BadParameter("nested too deeply to be read", param_hint="--args") from None
     if not isinstance(kwargs, dict):
         raise click.BadParameter("must be a JSON object of keyword arguments", param_hint="--args")
     app = open_app(app_spec, database_url)
@@ -165,7 +167,10 @@ def jobs(
     if as_json:
         echo_json({"jobs": documents, "next_cursor": next_cursor})
         return
-    table = Table("job id", "task", "queue", "status", "progress", "attempts", "created")
+    # Ids are never cut short, however narrow the terminal: people copy them into commands.
+    widest_id = max((len(d["job_id"]) for d in documents), default=0)
+    job_id_column = Column("job id", no_wrap=True, min_width=widest_id)
+    table = Table(job_id_column, "task", "queue", "status", "progress", "attempts", "created")
     for d in documents:
         p = d["progress"]
         done = f"{p['processed']}/{p['total']}" if p["total"] is not None else str(p["processed"])
