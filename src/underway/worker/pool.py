@@ -1,8 +1,15 @@
-"""The supervisor's children: start, stop, kill, and what each one is running."""
+"""The pool: the supervisor's children and their life cycle.
+
+Starting children (with signals blocked), replacing them, retiring one that grew too large once
+its jobs are done, killing one, and what a child's exit means. Which jobs a child holds is
+recorded on the Child (its `jobs` and `queued`), but what becomes of those jobs is the
+supervisor's to decide. All state here is owned by the supervisor's thread.
+"""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -10,8 +17,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from .config import WorkerConfig
+from . import protocol
+from .config import AHEAD_BATCHES, AHEAD_BELOW_SECONDS, WorkerConfig
 from .process import child_main
+from .waiting import Waiter
 
 log = logging.getLogger("underway.worker")
 _spawn = multiprocessing.get_context("spawn")
@@ -78,3 +87,112 @@ def start_child(config: WorkerConfig) -> Child:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
     child_end.close()
     return Child(process, parent_end, config.concurrency)
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """What a child's exit means for its jobs and for the worker."""
+
+    code: int | None
+    unexpected: bool  # not killed by the supervisor: the jobs it was running died with it
+    could_not_start: bool  # it died before it was ready, unasked: the worker cannot run
+
+
+class Pool:
+    """The children, each registered with the supervisor's Waiter: its pipe under the tag
+    ("message", child), its exit under ("exit", child)."""
+
+    def __init__(self, config: WorkerConfig, waiter: Waiter) -> None:
+        self.config = config
+        self.waiter = waiter
+        self.children: list[Child] = []
+        self.job_seconds = AHEAD_BELOW_SECONDS  # a moving average of how long jobs take
+        self.holding_ahead = False  # whether children may hold jobs beyond their slots
+
+    def free_slots(self) -> int:
+        return sum(child.free for child in self.children)
+
+    def add(self) -> None:
+        child = start_child(self.config)
+        self._set_ahead(child)
+        self.children.append(child)
+        self.waiter.add(child.conn, ("message", child))
+        self.waiter.add(child.process.sentinel, ("exit", child))
+
+    def remove(self, child: Child) -> None:
+        if child in self.children:
+            self.children.remove(child)
+        self.waiter.remove(child.conn)
+        self.waiter.remove(child.process.sentinel)
+
+    def job_took(self, seconds: float) -> None:
+        """Learn how long jobs take; let children hold a batch beyond their slots only while
+        jobs are short."""
+        self.job_seconds += (seconds - self.job_seconds) * 0.2
+        holding = self.job_seconds < AHEAD_BELOW_SECONDS
+        if holding != self.holding_ahead:
+            self.holding_ahead = holding
+            for child in self.children:
+                self._set_ahead(child)
+
+    def _set_ahead(self, child: Child) -> None:
+        child.ahead = AHEAD_BATCHES * child.slots if self.holding_ahead else 0
+
+    def withdraw_queued(self) -> None:
+        """Ask every child to give back the jobs waiting for a slot (the worker is stopping)."""
+        for child in self.children:
+            if child.queued:  # not started: they go back to pending (see "withdrawn")
+                with contextlib.suppress(OSError):
+                    protocol.send(child.conn, {"op": "withdraw"})
+
+    def check_memory(self, child: Child, rss: int | None) -> None:
+        limit = self.config.memory_mb
+        if limit is None or rss is None:  # children report their RSS only under --memory
+            return
+        if rss > limit * 1024 * 1024 and not child.retiring:
+            log.warning(
+                "child %d uses %.0f MB, over --memory %g MB: replacing it after its jobs",
+                child.pid,
+                rss / 1048576,
+                limit,
+            )
+            child.retiring = True
+            self.retire_if_idle(child)
+
+    def retire_if_idle(self, child: Child) -> None:
+        if child.retiring and not child.jobs and not child.killed:
+            try:
+                protocol.send(child.conn, {"op": "stop"})
+            except OSError:
+                child.kill()
+
+    def reap(self, child: Child) -> Exit:
+        """Forget a child that exited (or was killed) and say what its exit means."""
+        self.remove(child)
+        child.process.join(1)
+        if not child.conn.closed:
+            child.conn.close()
+        return Exit(
+            code=child.process.exitcode,
+            unexpected=not child.killed,
+            could_not_start=not child.ready and not child.killed and not child.retiring,
+        )
+
+    def kill(self, child: Child) -> None:
+        """Kill a child now; reap() it afterwards."""
+        self.remove(child)
+        child.kill()
+
+    def kill_all(self) -> None:
+        for child in self.children:
+            child.kill()
+
+    def stop_all(self) -> None:
+        """Ask the children still alive to stop; kill those that do not within 2 s."""
+        for child in self.children:
+            if child.process.is_alive() and not child.killed:
+                with contextlib.suppress(OSError):
+                    protocol.send(child.conn, {"op": "stop"})
+        for child in self.children:
+            child.process.join(2)
+            child.kill()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import codec
-from ..model import Lease, ProgressWrite
+from ..model import JobRecord, Lease, ProgressWrite
 
 
 def send(conn: Connection, message: dict[str, Any]) -> None:
@@ -48,3 +50,29 @@ def progress_from_wire(wire: dict[str, Any]) -> ProgressWrite:
         checkpoint=wire.get("checkpoint"),
         has_checkpoint="checkpoint" in wire,
     )
+
+
+def job_to_wire(record: JobRecord, timeout: float | None) -> dict[str, Any]:
+    """A claimed job as the child needs it, for a "run" message."""
+    return {
+        "id": record.id,
+        "attempt": record.attempts,
+        "task": record.task,
+        "args": record.args,
+        "timeout": timeout,
+        "total": record.progress_total,
+        "processed": record.progress_processed,
+        "current": record.progress_current,
+        "usage": record.usage,
+        "checkpoint": record.checkpoint,
+    }
+
+
+def saved_answer(conn: Connection, job_id: str) -> Callable[[bool], None]:
+    """What tells a task waiting on its checkpoint whether the checkpoint was stored."""
+
+    def answer(stored: bool) -> None:
+        with contextlib.suppress(OSError):
+            send(conn, {"op": "saved", "id": job_id, "ok": stored})
+
+    return answer

@@ -7,10 +7,12 @@ Owned by the supervisor's thread. A batch is dropped only once the store took it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model import Outcome, ProgressWrite, merge_progress
+from ..errors import StoreUnavailable
+from ..model import Lease, Outcome, ProgressWrite, merge_progress
 from ..store.base import Store
 
 log = logging.getLogger("underway.worker")
@@ -73,6 +75,18 @@ class WriteBuffer:
             outcomes = [o for _, o in self.outcomes]
             log_refused(self.outcomes, self.store.job_finish(self.worker_id, outcomes))
             self.outcomes = []
+
+    def release(self, leases: list[Lease], progress: list[ProgressWrite] | None = None) -> None:
+        """Put jobs back to pending without charging the attempt, their progress written first.
+        Never raises StoreUnavailable: then the leases run out and the jobs are rescued."""
+        try:
+            if progress:
+                self.store.job_write_progress(self.worker_id, progress)
+            self.store.job_release(self.worker_id, leases, time.time())
+        except StoreUnavailable as exc:
+            log.warning(
+                "could not put %d jobs back (%s); their leases will run out", len(leases), exc
+            )
 
     def _flush_progress(self) -> None:
         if self.checkpoints:
