@@ -3,7 +3,6 @@ connection, and several store objects sharing one file."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import sqlite3
 import threading
@@ -12,14 +11,16 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from store_helpers import NOW, new_job
+from store_helpers import NOW, assert_every_named_query_is_used, new_job
 
 from underway.errors import ConfigurationError, StoreError
 from underway.ids import new_job_id
 from underway.model import Status
 from underway.store import ClaimRequest, Store, open_store
-from underway.store import sqlite as sqlite_backend
-from underway.store.queries import load_queries
+from underway.store.queries import load_migrations, load_queries
+from underway.store.rows import JOB_COLUMNS
+from underway.store.sqlite import SQLiteStore
+from underway.store.sqlite import schema as sqlite_schema
 
 
 def url_of(path: Path, query: str = "") -> str:
@@ -103,7 +104,7 @@ def test_a_newer_schema_is_refused_and_left_unchanged(db_path: Path) -> None:
     job_id = store.job_enqueue(new_job())
     store.close()
     with closing(sqlite3.connect(db_path)) as conn:
-        conn.execute(f"PRAGMA user_version = {sqlite_backend.SCHEMA_VERSION + 1}")
+        conn.execute(f"PRAGMA user_version = {sqlite_schema.SCHEMA_VERSION + 1}")
     assert_refused(db_path, "newer")
     with closing(sqlite3.connect(db_path)) as conn:
         assert conn.execute("SELECT id FROM underway_jobs").fetchall() == [(job_id,)]
@@ -113,16 +114,16 @@ def test_job_rows_are_read_in_the_tables_column_order(sqlite_store: Store, db_pa
     sqlite_store.schema_ensure()
     with closing(sqlite3.connect(db_path)) as conn:
         columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(underway_jobs)"))
-    assert columns == sqlite_backend.JOB_COLUMNS
+    assert columns == JOB_COLUMNS
 
 
 def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
     plain, keyed = new_job(), new_job(unique_key="k")
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
-        for statement in load_queries("sqlite")["schema_v1"].split(";"):
+        for statement in load_migrations("sqlite")[0].sql.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(f"PRAGMA application_id={sqlite_backend.APPLICATION_ID}")
+        conn.execute(f"PRAGMA application_id={sqlite_schema.APPLICATION_ID}")
         conn.execute("PRAGMA user_version=1")
         for job in (plain, keyed):
             conn.execute(
@@ -138,7 +139,7 @@ def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
     finally:
         store.close()
     with closing(sqlite3.connect(db_path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.SCHEMA_VERSION
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "underway_jobs_held" not in indexes
     assert "underway_jobs_unique_active" in indexes
@@ -149,8 +150,8 @@ def test_an_underway_database_is_recognised_when_opened_again(db_path: Path) -> 
     job_id = first.job_enqueue(new_job())
     first.close()
     with closing(sqlite3.connect(db_path)) as conn:
-        assert conn.execute("PRAGMA application_id").fetchone()[0] == sqlite_backend.APPLICATION_ID
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_backend.SCHEMA_VERSION
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == sqlite_schema.APPLICATION_ID
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.SCHEMA_VERSION
         # the user's own tables beside underway's do not make it foreign
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
         conn.commit()
@@ -184,7 +185,7 @@ def test_wal_mode_is_on(sqlite_store: Store, db_path: Path) -> None:
 
 
 def _synchronous(store: Store) -> int:
-    assert isinstance(store, sqlite_backend.SQLiteStore)
+    assert isinstance(store, SQLiteStore)
     return int(store._conn.execute("PRAGMA synchronous").fetchone()[0])
 
 
@@ -345,14 +346,7 @@ def test_dispatch_with_a_connection_of_another_kind_is_a_type_error(sqlite_store
 
 
 def test_every_named_query_is_used() -> None:
-    source = inspect.getsource(sqlite_backend)
-    names = load_queries("sqlite")
-    assert names
-    # schema_v1, schema_v2, ... are applied in turn by number
-    unused = [n for n in names if f'Q["{n}"]' not in source and not n.startswith("schema_v")]
-    assert unused == []
-    versions = sorted(int(n.removeprefix("schema_v")) for n in names if n.startswith("schema_v"))
-    assert versions == list(range(1, sqlite_backend.SCHEMA_VERSION + 1))
+    assert_every_named_query_is_used("sqlite")
 
 
 @pytest.mark.parametrize(

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from ..errors import ConfigurationError
+from ..model import ClaimRequest, Lease, Outcome, ProgressWrite
 from ..settings import parse_database_url
-from .base import (
-    ClaimRequest,
-    JobPage,
-    Lease,
-    Outcome,
-    ProgressWrite,
-    Stats,
-    Store,
-    WorkerInfo,
-)
+from .base import JobPage, Stats, Store, WorkerInfo
 
 __all__ = [
     "ClaimRequest",

@@ -149,8 +149,12 @@ class Store(Protocol):
         """Cheap check: may new work have arrived since the last call?"""
 
 
+class JobReader(Protocol):
+    def job_get(self, job_id: str) -> JobRecord | None: ...
+
+
 def transition_result(
-    store: Store, job_id: str, changed: int, verb: str, allowed: str
+    store: JobReader, job_id: str, changed: int, verb: str, allowed: str
 ) -> JobRecord:
     """The job after an operator's transition (cancel, retry) changed `changed` rows: the
     record, or JobNotFound / InvalidTransition naming why nothing changed."""

@@ -1,0 +1,236 @@
+"""What every backend computes the same way: rows to records, requests to query parameters, the
+page of a job list, the stats. Pure functions and one mixin; the backends own all I/O.
+
+Job rows are read by position in JOB_COLUMNS order (much faster than by name), so every backend's
+jobs table has its columns in that order, and JSON columns arrive as text to be decoded here.
+Other rows (workers, counts) are read by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from .. import codec
+from ..errors import InvalidTransition
+from ..model import ClaimRequest, JobRecord, Lease, NewJob, Status
+from .base import JobPage, Stats, WorkerInfo
+
+# A worker that has not been seen for a day is forgotten by the next lease rescue.
+WORKERS_FORGOTTEN_AFTER = 24 * 3600.0
+WORKER_LOST = "WorkerLost: the worker stopped renewing its lease"
+
+# The jobs table's columns in table order: rows are unpacked by position.
+JOB_COLUMNS = (
+    "id", "task", "queue", "status", "priority", "owner", "unique_key", "args", "attempts",
+    "tries", "max_attempts", "timeout", "backoff", "created_at", "available_at", "started_at",
+    "completed_at", "worker_id", "lease_expires_at", "progress_total", "progress_processed",
+    "progress_current", "usage", "checkpoint", "result", "error", "traceback",
+)  # fmt: skip
+
+
+class NamedRow(Protocol):
+    """A row read by column name (sqlite3.Row, psycopg's dict_row)."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def job_record(
+    row: Sequence[Any], results: tuple[Any, ...] = (), errors: tuple[str, ...] = ()
+) -> JobRecord:
+    """The record of a jobs row in JOB_COLUMNS order, with its results and errors if read."""
+    (job_id, task, queue, status, priority, owner, unique_key, args, attempts, _tries,
+     max_attempts, timeout, backoff, created_at, available_at, started_at, completed_at,
+     worker_id, lease_expires_at, progress_total, progress_processed, progress_current, usage,
+     checkpoint, result, error, traceback) = row  # fmt: skip
+    loads = codec.loads
+    return JobRecord(
+        id=job_id,
+        task=task,
+        queue=queue,
+        status=Status(status),
+        priority=priority,
+        args=loads(args),
+        attempts=attempts,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        backoff=backoff,
+        created_at=created_at,
+        available_at=available_at,
+        owner=owner,
+        unique_key=unique_key,
+        started_at=started_at,
+        completed_at=completed_at,
+        worker_id=worker_id,
+        lease_expires_at=lease_expires_at,
+        progress_total=progress_total,
+        progress_processed=progress_processed,
+        progress_current=progress_current,
+        usage=loads(usage) or {},
+        checkpoint=loads(checkpoint),
+        result=loads(result),
+        error=error,
+        traceback=traceback,
+        results=results,
+        errors=errors,
+    )
+
+
+def in_claim_order(rows: Iterable[Sequence[Any]]) -> list[JobRecord]:
+    """UPDATE ... RETURNING yields rows in no promised order: put a claimed batch back in claim
+    order, higher priority first, then oldest first (ids are time-ordered)."""
+    return sorted((job_record(row) for row in rows), key=lambda job: (-job.priority, job.id))
+
+
+def insert_params(job: NewJob, args: str) -> dict[str, Any]:
+    """A new job's row, its arguments already encoded as JSON text (each backend checks them)."""
+    return {
+        "id": job.id,
+        "task": job.task,
+        "queue": job.queue,
+        "priority": job.priority,
+        "owner": job.owner,
+        "unique_key": job.unique_key,
+        "args": args,
+        "tries": job.max_attempts,
+        "timeout": job.timeout,
+        "backoff": job.backoff,
+        "created_at": job.created_at,
+        "available_at": job.available_at,
+    }
+
+
+def insert_row(job: NewJob, args: str) -> tuple[Any, ...]:
+    """A new job's values for a many-row insert, in the order id, task, queue, priority, owner,
+    args, tries, max_attempts, timeout, backoff, created_at, available_at."""
+    return (
+        job.id,
+        job.task,
+        job.queue,
+        job.priority,
+        job.owner,
+        args,
+        job.max_attempts,
+        job.max_attempts,
+        job.timeout,
+        job.backoff,
+        job.created_at,
+        job.available_at,
+    )
+
+
+def claim_params(worker_id: str, request: ClaimRequest) -> dict[str, Any]:
+    """Parameters of a batch claim; each queue's statement sets "limit" to what is left."""
+    return {
+        "worker_id": worker_id,
+        "lease_expires_at": request.now + request.lease_seconds,
+        "now": request.now,
+        "limit": request.limit,
+        "min_tries": request.min_tries,
+    }
+
+
+def claim_one_params(
+    worker_id: str, job_id: str, lease_seconds: float, now: float
+) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "worker_id": worker_id,
+        "lease_expires_at": now + lease_seconds,
+        "now": now,
+    }
+
+
+def release_params(
+    worker_id: str, leases: Sequence[Lease], now: float, **extra: Any
+) -> list[dict[str, Any]]:
+    return [
+        {"id": lease.job_id, "attempt": lease.attempt, "worker_id": worker_id, "now": now, **extra}
+        for lease in leases
+    ]
+
+
+def retry_refused(job_id: str) -> InvalidTransition:
+    """A retry that would put a second job with one unique key into pending or processing."""
+    return InvalidTransition(
+        f"cannot retry job {job_id}: another job with its unique key is pending or running"
+    )
+
+
+def rescued(rows: Iterable[NamedRow]) -> list[tuple[str, Status]]:
+    return [(row["id"], Status(row["status"])) for row in rows]
+
+
+def worker_params(worker: WorkerInfo, queues: object) -> dict[str, Any]:
+    """A worker's row, its queues already in the backend's form."""
+    return {
+        "id": worker.id,
+        "hostname": worker.hostname,
+        "pid": worker.pid,
+        "queues": queues,
+        "processes": worker.processes,
+        "concurrency": worker.concurrency,
+        "started_at": worker.started_at,
+        "last_seen_at": worker.last_seen_at,
+        "lease_seconds": worker.lease_seconds,
+        "running": worker.running,
+    }
+
+
+def worker_info(row: NamedRow, queues: tuple[str, ...]) -> WorkerInfo:
+    """A workers row, its queues already read from the backend's form."""
+    return WorkerInfo(
+        id=row["id"],
+        hostname=row["hostname"],
+        pid=row["pid"],
+        queues=queues,
+        processes=row["processes"],
+        concurrency=row["concurrency"],
+        started_at=row["started_at"],
+        last_seen_at=row["last_seen_at"],
+        lease_seconds=row["lease_seconds"],
+        running=row["running"],
+    )
+
+
+def stats_of(
+    count_rows: Iterable[NamedRow], finished_rows: Iterable[NamedRow], workers: list[WorkerInfo]
+) -> Stats:
+    """Stats from the stats_counts and stats_finished_since rows and the workers alive."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in count_rows:
+        counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
+    finished = {row["status"]: row["n"] for row in finished_rows}
+    return Stats(counts, finished.get("completed", 0), finished.get("failed", 0), workers)
+
+
+class ListsJobs:
+    """job_list for a backend that supplies _job_list_rows: the filters, one row more than the
+    page to know whether another follows, and the cursor (the last id of the page)."""
+
+    def job_list(
+        self,
+        *,
+        status: Status | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        params = {
+            "status": status.value if status else None,
+            "task": task,
+            "queue": queue,
+            "owner": owner,
+            "cursor": cursor,
+            "limit": limit + 1,
+        }
+        rows = self._job_list_rows(params)
+        jobs = [job_record(row) for row in rows[:limit]]
+        next_cursor = jobs[-1].id if len(rows) > limit and jobs else None
+        return JobPage(jobs, next_cursor)
+
+    def _job_list_rows(self, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Rows of the job_list query, newest first, at most params["limit"]."""
+        raise NotImplementedError

@@ -1,0 +1,30 @@
+"""SQLite backend: one file in WAL mode, the zero-setup default on one machine.
+
+SQLiteStore is composed of one class per room, each on the SQLiteConnection base:
+
+- connection.py  the file, its options, a connection per thread, write transactions
+- schema.py      recognising the file as underway's, and its migrations
+- wakeup.py      the change check a worker polls (there is no descriptor to wait on)
+- jobs.py        dispatch, reads, and the operator's actions
+- attempts.py    claim, progress, finish and release: the worker's writes to its jobs
+- workers.py     heartbeats, leases and their rescue, workers alive
+- stats.py       counts and throughput
+
+Each area's queries are in sql/sqlite/<area>.sql; a new area is a new module, a new .sql file
+and one more base class below. The area classes hold no state of their own: the connection,
+schema and wake-up rooms own it, as their docstrings say.
+"""
+
+from __future__ import annotations
+
+from .attempts import SQLiteAttempts
+from .jobs import SQLiteJobs
+from .schema import SQLiteSchema
+from .stats import SQLiteStats
+from .wakeup import SQLiteWakeup
+
+__all__ = ["SQLiteStore"]
+
+
+class SQLiteStore(SQLiteJobs, SQLiteAttempts, SQLiteStats, SQLiteWakeup, SQLiteSchema):
+    """Thread-safe: each thread gets its own connection; writes run in BEGIN IMMEDIATE."""
