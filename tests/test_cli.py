@@ -221,3 +221,19 @@ def test_durations() -> None:
     assert parse_duration("7d") == 7 * 86400
     assert parse_duration("90") == 90
     assert parse_duration("1.5h") == 5400
+
+
+def test_a_damaged_database_file_is_one_line_naming_it(project: dict[str, str]) -> None:
+    filler = Underway(project["url"])
+    filler.task("demo.fix")(lambda items: None)
+    job_id, *_ = filler.dispatch_many("demo.fix", [{"items": ["x"] * 20}] * 300)
+    filler.store.close()  # the last connection's close copies the WAL into the file
+    path = Path(project["url"].removeprefix("sqlite:///"))
+    data = bytearray(path.read_bytes())
+    data[4096:] = os.urandom(len(data) - 4096)
+    path.write_bytes(bytes(data))
+    for args in (["jobs"], ["status", job_id], ["dispatch", "demo.fix", "--args", "{}"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        [line] = result.output.strip().splitlines()
+        assert str(path) in line and "not a usable SQLite database" in line

@@ -74,6 +74,41 @@ def test_a_foreign_database_is_refused_and_left_unchanged(tmp_path: Path) -> Non
     assert_refused(path, "not an underway database.*users")
 
 
+def test_a_foreign_file_holding_only_a_view_is_refused_and_left_unchanged(
+    tmp_path: Path,
+) -> None:
+    # Not only tables make a file someone else's: any schema object does.
+    path = tmp_path / "views.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE VIEW answers AS SELECT 42 AS answer")
+    assert_refused(path, "not an underway database.*view answers")
+
+
+def test_an_underway_file_damaged_after_use_gives_one_clear_error(db_path: Path) -> None:
+    # Pages overwritten behind underway's back (a bad disk, a stray write): every operation
+    # names the file and the problem, never a bare sqlite3 error.
+    store = open_store(url_of(db_path))
+    job_ids = [store.job_enqueue(new_job()) for _ in range(200)]
+    store.close()
+    data = bytearray(db_path.read_bytes())
+    page = 4096
+    data[page:] = os.urandom(len(data) - page)
+    db_path.write_bytes(bytes(data))
+    store = open_store(url_of(db_path))
+    try:
+        for operation in (
+            lambda: store.job_get(job_ids[0]),
+            lambda: store.job_list(),
+            lambda: store.job_enqueue(new_job()),
+            lambda: store.stats(NOW),
+        ):
+            with pytest.raises(StoreError, match="not a usable SQLite database") as raised:
+                operation()
+            assert str(db_path) in str(raised.value)
+    finally:
+        store.close()
+
+
 def test_a_database_of_another_application_id_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with closing(sqlite3.connect(path)) as conn:

@@ -125,6 +125,9 @@ class SQLiteConnection:
 
     @contextmanager
     def _busy_is_unavailable(self) -> Iterator[None]:
+        """Turn SQLite's errors into underway's: a lock held past the busy time-out is an outage
+        (StoreUnavailable); a damaged or unreadable file is a StoreError naming the file.
+        Constraint errors pass through for the operation to explain."""
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -133,7 +136,11 @@ class SQLiteConnection:
                     f"{self.path} stayed locked by another writer for longer than the busy "
                     f"time-out ({self.busy_timeout:g} s; ?timeout= in the URL sets it)"
                 ) from exc
-            raise
+            raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # integrity, programming, data errors
+                raise
+            raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
 
     def close(self) -> None:
         for conn in self._connections:

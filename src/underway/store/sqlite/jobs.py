@@ -28,7 +28,7 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
             # unique key there is no conflict to look for: the plain insert of one row.
             try:
                 self._conn.execute(_INSERT_ONE, insert_row(job, job.encoded_args()))
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError:
                 # Entered only on an error: as a wrapper it costs a fifth of dispatch's Python.
                 with self._busy_is_unavailable():
                     raise
@@ -68,16 +68,18 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
 
     def job_get(self, job_id: str) -> JobRecord | None:
         conn = self._conn
-        row = conn.execute(Q["job_get"], {"id": job_id}).fetchone()
-        if row is None:
-            return None
-        entries = conn.execute(Q["job_entries"], {"id": job_id}).fetchall()
+        with self._busy_is_unavailable():
+            row = conn.execute(Q["job_get"], {"id": job_id}).fetchone()
+            if row is None:
+                return None
+            entries = conn.execute(Q["job_entries"], {"id": job_id}).fetchall()
         results = tuple(codec.loads(body) for kind, body in entries if kind == "result")
         errors = tuple(body for kind, body in entries if kind == "error")
         return job_record(row, results, errors)
 
     def _job_list_rows(self, params: dict[str, Any]) -> list[sqlite3.Row]:
-        return self._conn.execute(Q["job_list"], params).fetchall()
+        with self._busy_is_unavailable():
+            return self._conn.execute(Q["job_list"], params).fetchall()
 
     def job_cancel(self, job_id: str, now: float) -> JobRecord:
         with self._write() as conn:

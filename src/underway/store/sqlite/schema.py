@@ -69,11 +69,13 @@ class SQLiteSchema(SQLiteConnection):
         """The file's schema version, 0 when empty; StoreError when it is not ours or newer."""
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+        # Any schema object (table, view, index, trigger) makes an unmarked file someone else's.
+        held = conn.execute("SELECT type, name FROM sqlite_master ORDER BY type, name").fetchall()
+        if app_id != APPLICATION_ID and (app_id != 0 or held):
+            objects = ", ".join(f"{kind} {name}" for kind, name in held)
             raise StoreError(
-                f"{self.path} is not an underway database (it holds tables: "
-                f"{', '.join(tables) or 'none'}); refusing to touch it"
+                f"{self.path} is not an underway database (it holds {objects or 'no tables'}); "
+                "refusing to touch it"
             )
         if version > SCHEMA_VERSION:
             raise StoreError(

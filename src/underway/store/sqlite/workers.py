@@ -53,7 +53,9 @@ class SQLiteWorkers(SQLiteConnection):
         return rescued(rows)
 
     def worker_list(self, now: float) -> list[WorkerInfo]:
-        return [_worker(row) for row in self._conn.execute(Q["workers_alive"], {"now": now})]
+        with self._busy_is_unavailable():
+            rows = self._conn.execute(Q["workers_alive"], {"now": now}).fetchall()
+        return [_worker(row) for row in rows]
 
     def worker_remove(self, worker_id: str) -> None:
         with self._write() as conn:
