@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import textwrap
@@ -237,3 +238,19 @@ def test_a_damaged_database_file_is_one_line_naming_it(project: dict[str, str]) 
         assert result.exit_code == 1, result.output
         [line] = result.output.strip().splitlines()
         assert str(path) in line and "not a usable SQLite database" in line
+
+
+def test_a_postgresql_server_that_is_not_there_is_one_line(project: dict[str, str]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{port}/test"
+    completed = subprocess.run(
+        [sys.executable, "-m", "underway", "jobs", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 1
+    [line] = completed.stderr.strip().splitlines()
+    assert line.startswith("Error: PostgreSQL at 127.0.0.1") and "unavailable" in line

@@ -11,6 +11,7 @@ owns the pool (replaced under _lock; dropped, never closed, in a child of fork).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import select
@@ -55,6 +56,24 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "53400"})
 
 Q = load_queries("postgres")
+POOL_NAME_PREFIX = "underway-"
+
+
+class _QuietPoolFailures(logging.Filter):
+    """psycopg_pool warns of every failed connection attempt of its pools; for ours the store
+    already says it once, as StoreUnavailable naming the server (the CLI's one error line, the
+    worker's "database unavailable" warning), so the pool's own lines are dropped. Other pools
+    of the host application keep theirs."""
+
+    failures = ("error connecting in ", "reconnection attempt in pool ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        ours = bool(args) and str(args[0]).startswith(POOL_NAME_PREFIX)
+        return not (ours and str(record.msg).startswith(self.failures))
+
+
+logging.getLogger("psycopg.pool").addFilter(_QuietPoolFailures())
 
 
 class _ConnectErrors:
@@ -233,7 +252,7 @@ class PostgresConnection:
                     max_size=self.pool_max,
                     timeout=self.pool_timeout,
                     reconnect_timeout=RECONNECT_TIMEOUT,
-                    name=f"underway-{self.schema}",
+                    name=f"{POOL_NAME_PREFIX}{self.schema}",
                     open=False,
                 )
                 pool.open(wait=False)
