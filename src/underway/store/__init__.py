@@ -1,4 +1,15 @@
-"""open_store(url): picks the backend by the URL's scheme and imports it lazily."""
+"""Storage: the only door to persistence. open_store(url) picks the backend by the URL's scheme
+and imports it lazily (so `import underway` needs no database driver).
+
+- base.py      the Store protocol: a docstring per operation is the contract every backend keeps
+- rows.py      what every backend computes the same way (rows to records, query parameters)
+- queries.py   named SQL and numbered migrations, read from sql/<backend>/
+- sqlite/      the default backend, a package of one module per area
+- postgres/    the backend for many machines, the same areas
+
+A new area of the store (batches, limits, schedules...) is an operation group in base.py, a
+module and a .sql file in each backend, and a file in tests/store/contract/.
+"""
 
 from __future__ import annotations
 
