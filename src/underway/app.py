@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict
 from typing import Any, overload
 
@@ -21,6 +22,7 @@ from .store import Store, open_store
 from .tasks import Task, TaskOptions
 
 WAIT_POLL_SECONDS = 0.05
+WATCH_POLL_SECONDS = 0.25
 NO_WORKER_WARNING = "no worker is running"
 
 
@@ -286,6 +288,53 @@ class Underway:
             "failed_last_minute": stats.failed_last_minute,
             "workers": [asdict(worker) for worker in stats.workers],
         }
+
+    # -- the same, awaitable ------------------------------------------------------------------
+    # Store calls block (a SQLite write may wait on another writer's lock for seconds), so
+    # each runs in a thread of the loop's default executor: the event loop never waits on the
+    # database. Same arguments, errors and semantics as the plain calls, eager mode included.
+
+    async def dispatch_async(
+        self, task_or_name: Task | str, kwargs: dict[str, Any] | None = None, **options: Any
+    ) -> str:
+        """dispatch(), without blocking the event loop."""
+        return await asyncio.to_thread(self.dispatch, task_or_name, kwargs, **options)
+
+    async def get_async(self, job_id: str) -> dict[str, Any] | None:
+        """get(), without blocking the event loop."""
+        return await asyncio.to_thread(self.get, job_id)
+
+    async def wait_async(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """wait(), without blocking the event loop: the document once the job has ended."""
+        status = "pending"
+        try:
+            async with asyncio.timeout(timeout):
+                async for document in self.watch(job_id):
+                    status = document["status"]
+                    if Status(status) in FINISHED:
+                        return document
+        except TimeoutError:
+            raise TimeoutError(f"job {job_id} still {status} after {timeout} s") from None
+        raise AssertionError("watch() ends only after a finished status")  # pragma: no cover
+
+    async def watch(
+        self, job_id: str, interval: float = WATCH_POLL_SECONDS
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the job's status document now and again each time it changes; end after the
+        document of a finished status. Raises JobNotFound."""
+        last: dict[str, Any] | None = None
+        delay = min(interval, 0.005)
+        while True:
+            document = await self.get_async(job_id)
+            if document is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            if document != last:
+                yield document
+                last, delay = document, min(interval, 0.005)
+                if Status(document["status"]) in FINISHED:
+                    return
+            await asyncio.sleep(delay)
+            delay = min(interval, delay * 2)
 
     def __repr__(self) -> str:
         return f"<Underway {self.database_url} tasks={len(self.tasks)}>"
