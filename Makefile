@@ -2,22 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per extra: `make demo` installs only what the demo runs on (.[examples]); `make test`
+# and `make lint` install the test tools (.[dev], which holds .[examples] too).
+DEV_STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-examples
 
 .PHONY: install demo test lint bench services clean
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[examples]'
+	touch $(DEMO_STAMP)
 
 services:
 	@bash scripts/services.sh
 
-demo: install
+# Demo data stays in demo-data/ between runs; delete it to start over.
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m examples.demo
 
 test: install services

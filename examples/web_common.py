@@ -1,4 +1,4 @@
-"""What both demo apps' pages share: templates, the demo sign-in and CSRF tokens."""
+"""What both demo apps' pages share: templates, the AI mode, the demo sign-in and CSRF tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from examples.ai import offline_from_env, offline_latency_from_env
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -25,6 +27,12 @@ templates = Jinja2Templates(
         autoescape=select_autoescape(default=True),
     )
 )
+
+
+def ai_mode() -> dict[str, bool | float]:
+    """What the pages say about the AI: offline or not, and the simulated latency per call."""
+    offline = offline_from_env()
+    return {"offline": offline, "latency": offline_latency_from_env() if offline else 0.0}
 
 
 def csrf_token(request: Request) -> str:

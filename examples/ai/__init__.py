@@ -2,6 +2,7 @@
 
     with provider_from_env() as ai:
         if ai.offline:
+            ai.simulate_call()                           # OFFLINE_LATENCY seconds, default 0
             outcome = offline_fix(path, "F401")          # or offline_report(entries)
         else:
             answer = ai.complete(system, prompt)         # -> Completion (text, tokens, cost)
@@ -11,7 +12,7 @@ errors, logs or reprs.
 """
 
 from .base import DEFAULT_MAX_TOKENS, Completion, Provider, ProviderError
-from .env import offline_from_env, provider_from_env
+from .env import offline_from_env, offline_latency_from_env, provider_from_env
 from .gemini import DEFAULT_GEMINI_MODEL, GeminiProvider
 from .offline import OfflineProvider
 from .offline_report import OFFLINE_NOTE, offline_report, report_period
@@ -39,6 +40,7 @@ __all__ = [
     "cost_of",
     "offline_fix",
     "offline_from_env",
+    "offline_latency_from_env",
     "offline_report",
     "price_for",
     "provider_from_env",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -12,12 +13,26 @@ from .openai_compat import DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAI
 from .transport import RetryPolicy, Timeouts
 
 ONLINE_VARIABLES = ("GEMINI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+LATENCY_VARIABLE = "OFFLINE_LATENCY"
 
 
 def offline_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """Whether provider_from_env() would answer offline, without opening any client."""
     env = os.environ if environ is None else environ
     return not any(env.get(name, "").strip() for name in ONLINE_VARIABLES)
+
+
+def offline_latency_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """OFFLINE_LATENCY: seconds the offline provider waits per call (unset or blank: 0)."""
+    env = os.environ if environ is None else environ
+    text = env.get(LATENCY_VARIABLE, "").strip()
+    try:
+        latency = float(text or "0")
+    except ValueError:
+        latency = -1.0
+    if not (math.isfinite(latency) and latency >= 0):
+        raise ValueError(f"{LATENCY_VARIABLE} must be 0 or more seconds, got {text!r}")
+    return latency
 
 
 def provider_from_env(
@@ -27,8 +42,9 @@ def provider_from_env(
     retry: RetryPolicy | None = None,
 ) -> Provider:
     """Gemini when GEMINI_API_KEY is set, else OpenAI-compatible when OPENAI_API_KEY or
-    OPENAI_BASE_URL is set, else offline. GEMINI_MODEL, GEMINI_BASE_URL and OPENAI_MODEL
-    override the defaults. Blank values count as unset."""
+    OPENAI_BASE_URL is set, else offline (waiting OFFLINE_LATENCY seconds per call).
+    GEMINI_MODEL, GEMINI_BASE_URL and OPENAI_MODEL override the defaults. Blank values count as
+    unset."""
     env = os.environ if environ is None else environ
 
     def get(name: str) -> str | None:
@@ -52,4 +68,4 @@ def provider_from_env(
             timeouts=timeouts,
             retry=retry,
         )
-    return OfflineProvider()
+    return OfflineProvider(offline_latency_from_env(env))

@@ -1,10 +1,14 @@
 """The provider used when no API key is set: it has no model, so ``complete()`` refuses.
 
-Apps check ``provider.offline`` and call ``offline_fix`` / ``offline_report`` instead.
+Apps check ``provider.offline`` and call ``offline_fix`` / ``offline_report`` instead, after
+``simulate_call()``: offline work takes milliseconds where a model takes seconds, so a
+``latency`` (OFFLINE_LATENCY) lets the demo's progress pages show work as it happens.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from types import TracebackType
 from typing import Self
 
@@ -12,15 +16,27 @@ from .base import DEFAULT_MAX_TOKENS, Completion, ProviderError
 
 
 class OfflineProvider:
-    """No network, no model, no cost."""
+    """No network, no model, no cost; ``latency`` seconds of pretend thinking per call."""
 
     name = "offline"
     model = "none"
     offline = True
 
+    def __init__(self, latency: float = 0.0) -> None:
+        if not (math.isfinite(latency) and latency >= 0):
+            raise ValueError(f"the offline latency must be 0 or more seconds, got {latency!r}")
+        self.latency = latency
+
     @property
     def label(self) -> str:
+        if self.latency:
+            return f"offline (no AI model; simulated {self.latency:g} s per call)"
         return "offline (no AI model)"
+
+    def simulate_call(self) -> None:
+        """Wait as long as a model call is set to take (nothing when latency is 0)."""
+        if self.latency:
+            time.sleep(self.latency)
 
     def complete(
         self, system: str, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS
@@ -43,4 +59,4 @@ class OfflineProvider:
         self.close()
 
     def __repr__(self) -> str:
-        return "OfflineProvider()"
+        return f"OfflineProvider(latency={self.latency!r})" if self.latency else "OfflineProvider()"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from examples.jobs import app
 from examples.settings import app_database, data_dir
 from underway import Job
 
-from .fixer import fix_issue
+from .fixer import FixResult, fix_issue
 from .issues import Issue, IssueRepository
 from .scanner import prepare_workspace
 
@@ -46,24 +47,44 @@ def fix_each(
 ) -> None:
     done = job.checkpoint or 0  # issues before this one were fixed by an earlier attempt
     job.progress(total=len(issues), processed=done)
+    went_with: dict[int, str] = {}  # issue id -> the fix in this attempt that removed it
     for index in range(done, len(issues)):
         if job.cancelled:
             break
         issue = issues[index]
         job.progress(current=issue.file)
-        result = fix_issue(workspace, issue, provider)
+        in_file = {other.id: other for other in repository.in_file(issue.file)}
+        issue = in_file.get(issue.id, issue)  # where it is now
+        known = [other for other in in_file.values() if other.status != "fixed"]
+        result = fix_issue(workspace, issue, provider, known)
+        if result.line is None:
+            result = replace(result, message=_gone_before(issue, went_with, resumed=done > 0))
+        went_with.update(dict.fromkeys(result.gone, f"{issue.rule} at line {result.line}"))
+        repository.record_survey([issue, *known], result.located)
         repository.set_status(issue.id, "fixed" if result.success else "failed")
-        job.add_result(
-            {
-                "issue_id": issue.id,
-                "file": issue.file,
-                "line": issue.line,
-                "success": result.success,
-                "message": result.message,
-                "ai_cost": result.cost,
-            }
-        )
-        if result.tokens or result.cost:
-            job.add_usage(tokens=result.tokens, ai_cost=result.cost)
+        _report(job, issue, result)
         job.advance()
         job.save_checkpoint(index + 1)
+
+
+def _gone_before(issue: Issue, went_with: dict[int, str], *, resumed: bool) -> str:
+    """Why an issue was no longer there when its turn came."""
+    if issue.id in went_with:
+        return f"{issue.rule} fixed along with {went_with[issue.id]}"
+    return f"{issue.rule} already fixed before this {'attempt' if resumed else 'job'} started"
+
+
+def _report(job: Job, issue: Issue, result: FixResult) -> None:
+    job.add_result(
+        {
+            "issue_id": issue.id,
+            "file": issue.file,
+            "line": result.line or issue.line,
+            "rule": issue.rule,
+            "success": result.success,
+            "message": result.message,
+            "ai_cost": result.cost,
+        }
+    )
+    if result.tokens or result.cost:
+        job.add_usage(tokens=result.tokens, ai_cost=result.cost)

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from examples.ai import offline_from_env
 from examples.jobs import app as jobs
 from examples.settings import app_database
-from examples.web_common import check_csrf, csrf_token, templates
+from examples.web_common import ai_mode, check_csrf, csrf_token, templates
 
 from .issues import IssueRepository
 from .tasks import MAX_ISSUES_PER_JOB, fix_all
@@ -42,8 +41,8 @@ def issues_page(request: Request, error: str | None = None) -> Response:
         "failed": sum(1 for i in issues if i.status == "failed"),
         "limit": MAX_ISSUES_PER_JOB,
         "csrf": csrf_token(request),
-        "offline": offline_from_env(),
         "error": error,
+        **ai_mode(),
         "recent": jobs.list(task=fix_all.name, limit=5)[0],
     }
     status = 422 if error else 200
@@ -74,7 +73,7 @@ def start_fix_all(
 def progress_page(request: Request, job_id: str) -> Response:
     document = fix_all_document(job_id)
     return templates.TemplateResponse(
-        request, "fix_all_progress.html", {"job": document, "offline": offline_from_env()}
+        request, "fix_all_progress.html", {"job": document, **ai_mode()}
     )
 
 

@@ -150,6 +150,10 @@ class EntryRepository:
             )
         return len(rows)
 
+    def count(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0])
+
     def for_user(self, user_id: str) -> list[Entry]:
         with self._connect() as conn:
             rows = conn.execute(

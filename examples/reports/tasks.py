@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from examples.ai import offline_report, provider_from_env, report_period
+from examples.ai import OfflineProvider, offline_report, provider_from_env, report_period
 from examples.jobs import app
 from examples.settings import app_database
 from underway import Job
@@ -28,6 +28,8 @@ def generate(job: Job, user_id: str, entry_ids: list[int]) -> dict[str, Any]:
     with provider_from_env() as provider:
         job.advance(current=f"writing with {provider.label}")
         if provider.offline:
+            if isinstance(provider, OfflineProvider):
+                provider.simulate_call()
             report = offline_report(rows)
         else:
             prompt = "\n\n".join(f"## {e.date}: {e.title}\n{e.text}" for e in entries)

@@ -9,10 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, Field
 
-from examples.ai import offline_from_env
 from examples.jobs import app as jobs
 from examples.settings import app_database
-from examples.web_common import check_csrf, csrf_token, templates
+from examples.web_common import ai_mode, check_csrf, csrf_token, templates
 
 from .entries import USERS, EntryRepository
 from .tasks import generate
@@ -72,7 +71,7 @@ def reports_page(request: Request) -> Response:
     context = {
         "user": user,
         "entries": EntryRepository(app_database()).for_user(user),
-        "offline": offline_from_env(),
+        **ai_mode(),
     }
     return templates.TemplateResponse(request, "reports.html", context)
 

@@ -21,8 +21,9 @@ from underway import Underway
 
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Iterator[Underway]:
-    """examples.jobs.app pointed at this test's database, with seeded demo data, no AI key."""
-    for name in ("GEMINI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    """examples.jobs.app pointed at this test's database, with seeded demo data, no AI key and
+    no simulated latency (a test that wants one sets OFFLINE_LATENCY)."""
+    for name in ("GEMINI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OFFLINE_LATENCY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DEMO_DATA_DIR", str(tmp_path / "demo-data"))
     monkeypatch.setenv("UNDERWAY_DATABASE_URL", sqlite_url)

@@ -566,6 +566,25 @@ def test_provider_from_env_prefers_gemini_then_openai_then_offline() -> None:
     assert "offline" in offline.label
 
 
+def test_offline_latency_comes_from_offline_latency_and_is_waited_per_call() -> None:
+    slow = provider_from_env({"OFFLINE_LATENCY": " 0.2 "})
+    assert isinstance(slow, OfflineProvider) and slow.latency == 0.2
+    assert slow.label == "offline (no AI model; simulated 0.2 s per call)"
+    started = time.monotonic()
+    slow.simulate_call()
+    assert time.monotonic() - started >= 0.19
+    for unset in ({}, {"OFFLINE_LATENCY": ""}, {"OFFLINE_LATENCY": "0"}):
+        fast = provider_from_env(unset)
+        assert isinstance(fast, OfflineProvider) and fast.latency == 0
+        assert fast.label == "offline (no AI model)"
+    for bad in ("fast", "-1", "nan", "inf"):
+        with pytest.raises(ValueError, match="OFFLINE_LATENCY must be 0 or more seconds"):
+            provider_from_env({"OFFLINE_LATENCY": bad})
+    # A key still wins: the latency only slows the offline provider down.
+    with provider_from_env({"OFFLINE_LATENCY": "5", "GEMINI_API_KEY": GEMINI_KEY}) as gemini:
+        assert isinstance(gemini, GeminiProvider)
+
+
 def test_offline_provider_refuses_complete_and_says_what_to_do() -> None:
     with pytest.raises(ProviderError, match="offline_fix"):
         OfflineProvider().complete("s", "p")

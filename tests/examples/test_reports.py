@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 from demo_helpers import csrf_of
 
 from examples.reports.entries import EntryRepository
@@ -99,3 +102,17 @@ def test_report_html_is_escaped(demo: Underway, client: httpx.Client) -> None:
     html = client.get(f"/reports/job/{job_id}/html").text
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_offline_latency_is_simulated_and_the_page_says_so(
+    demo: Underway, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, "alice")
+    assert "Simulated" not in client.get("/reports").text
+    monkeypatch.setenv("OFFLINE_LATENCY", "0.4")
+    assert "Simulated 0.4 s per call" in client.get("/reports").text
+    demo.eager = True
+    started = time.monotonic()
+    answer = client.post("/reports/generate", json={"entry_ids": entry_ids("alice")})
+    assert time.monotonic() - started >= 0.4
+    assert client.get(f"/reports/job/{answer.json()['job_id']}").json()["status"] == "completed"
