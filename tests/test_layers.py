@@ -91,3 +91,24 @@ def test_the_check_sees_a_lazy_import_of_the_worker() -> None:
     assert imported("from ...model import Status\n", ("store", "sqlite")) == {("model",)}
     assert allowed("store", ("model",))
     assert not allowed("store", ("app",))
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small() -> None:
+    # Short modules with one responsibility, short functions: a module that outgrows this is
+    # two rooms, and a new area gets modules of its own rather than growing an old one.
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        name = path.relative_to(PACKAGE)
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}: {node.name}() {length} lines")
+    assert not too_long, "over the size limits:\n" + "\n".join(too_long)

@@ -201,6 +201,28 @@ class Harness:
             conn.execute("ROLLBACK")
         return True
 
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold, from outside, the lock every worker's writes need while the block runs: SQLite's
+        write lock (BEGIN IMMEDIATE), or an ACCESS EXCLUSIVE lock on PostgreSQL's jobs table."""
+        parsed = parse_database_url(self.url)
+        if parsed.scheme == "sqlite":
+            conn = sqlite3.connect(parsed.path, timeout=10, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+            return
+        import psycopg
+
+        schema = parsed.options["schema"]
+        with psycopg.connect(self.url.split("?")[0]) as pg:  # one transaction, to the block's end
+            pg.execute(f'LOCK TABLE "{schema}".jobs IN ACCESS EXCLUSIVE MODE')
+            yield
+            pg.rollback()
+
     def lines(self, name: str) -> list[str]:
         """The lines tasks noted in the file `name` of the test's folder."""
         path = self.folder / name

@@ -7,6 +7,7 @@ O_APPEND write so that lines from concurrent processes never interleave.
 """
 
 import asyncio
+import multiprocessing
 import os
 import time
 
@@ -14,6 +15,13 @@ from underway import Job, Underway
 
 app = Underway()
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# A worker's child processes (not its supervisor, nor the test) import this module slowly, or not
+# at all, when the test asks it to through the environment: a child caught while starting.
+if multiprocessing.parent_process() is not None:
+    time.sleep(float(os.environ.get("WORKER_TASKS_CHILD_IMPORT_SLEEP", "0")))
+    if os.environ.get("WORKER_TASKS_CHILD_IMPORT_FAILS"):
+        raise RuntimeError("worker_tasks cannot be imported in a child (as the test asked)")
 # Grown by `leak` so that its child process passes --memory.
 LEAK: list[bytes] = []
 
@@ -49,6 +57,16 @@ def resumable(job: Job, items: int, step: float) -> int:
 def long_job(job: Job, seconds: float) -> int:
     note("starts", f"{job.id} {job.attempt}")
     time.sleep(seconds)
+    return job.attempt
+
+
+@app.task("noted", tries=10, backoff=0.05)
+def noted(job: Job, seconds: float, file: str = "runs") -> int:
+    """Notes each start as "job attempt child-pid supervisor-pid time" in `file`, sleeps, then
+    notes "job attempt" in `file`-ends."""
+    note(file, f"{job.id} {job.attempt} {os.getpid()} {os.getppid()} {time.time():.3f}")
+    time.sleep(seconds)
+    note(f"{file}-ends", f"{job.id} {job.attempt}")
     return job.attempt
 
 

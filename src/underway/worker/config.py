@@ -21,8 +21,12 @@ IDLE_BACKOFF_AFTER = 2.0
 # second). Slower jobs are never queued behind one another.
 AHEAD_BELOW_SECONDS = 0.05
 AHEAD_BATCHES = 3
+# Retries during a database outage back off from MIN to MAX, and never beyond a third of the
+# lease (see WorkerConfig.outage_backoff_max).
 OUTAGE_BACKOFF_MIN = 0.5
 OUTAGE_BACKOFF_MAX = 10.0
+# Children that die before they are ready, in a row, before the worker gives up and exits 1.
+MAX_START_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,8 @@ class WorkerConfig:
     @property
     def rescue_interval(self) -> float:
         return max(0.2, min(self.lease / 2, 10.0))
+
+    @property
+    def outage_backoff_max(self) -> float:
+        """A worker back from an outage must heartbeat well within its lease: a third of it."""
+        return min(OUTAGE_BACKOFF_MAX, self.lease / 3)

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..attempt import AttemptResult, to_outcome
-from ..model import JobRecord, Lease, Outcome, ProgressWrite
-from .pool import Child
+from ..model import Outcome, ProgressWrite
+from .books import Running
 
 log = logging.getLogger("underway.worker")
-
-
-@dataclass(eq=False)
-class Running:
-    """A job the supervisor handed to a child. Owned by the supervisor's thread."""
-
-    record: JobRecord
-    lease: Lease
-    child: Child
-    started: float
-    timeout: float | None  # None: no time-out
-    deadline: float | None  # None: no time-out, or waiting in the child for a slot
-    lost: bool = False
-    stop_by: float | None = None
-    backstop: float = 0.0  # added to the time-out before the supervisor kills the child
-
-    @property
-    def label(self) -> str:
-        return f"{self.record.task}[{self.record.id}]"
 
 
 def outcome_of(

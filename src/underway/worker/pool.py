@@ -2,8 +2,12 @@
 
 Starting children (with signals blocked), replacing them, retiring one that grew too large once
 its jobs are done, killing one, and what a child's exit means. Which jobs a child holds is
-recorded on the Child (its `jobs` and `queued`), but what becomes of those jobs is the
-supervisor's to decide. All state here is owned by the supervisor's thread.
+recorded on the Child (its `jobs` and `queued`, by attempt), but what becomes of those jobs is
+the supervisor's to decide. All state here is owned by the supervisor's thread.
+
+A child that dies before it is ready (killed while it imports the app, say) is replaced like any
+other; but MAX_START_FAILURES of them in a row mean the app cannot be imported in a child, and
+the worker stops rather than start children for ever.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from . import protocol
-from .config import AHEAD_BATCHES, AHEAD_BELOW_SECONDS, WorkerConfig
+from .config import AHEAD_BATCHES, AHEAD_BELOW_SECONDS, MAX_START_FAILURES, WorkerConfig
 from .process import child_main
+from .protocol import Key
 from .waiting import Waiter
 
 log = logging.getLogger("underway.worker")
@@ -31,10 +36,10 @@ class Child:
     process: BaseProcess
     conn: Connection
     slots: int
-    jobs: set[str] = field(default_factory=set)  # every job handed over and not ended
+    jobs: set[Key] = field(default_factory=set)  # every attempt handed over and not ended
     # Handed over while every slot was busy, oldest first: the child starts them in this order
     # as its slots free up.
-    queued: collections.deque[str] = field(default_factory=collections.deque)
+    queued: collections.deque[Key] = field(default_factory=collections.deque)
     ahead: int = 0  # how many jobs it may hold beyond its slots
     ready: bool = False
     retiring: bool = False
@@ -95,7 +100,8 @@ class Exit:
 
     code: int | None
     unexpected: bool  # not killed by the supervisor: the jobs it was running died with it
-    could_not_start: bool  # it died before it was ready, unasked: the worker cannot run
+    # MAX_START_FAILURES children in a row died before they were ready: the worker cannot run.
+    give_up: bool
 
 
 class Pool:
@@ -108,6 +114,7 @@ class Pool:
         self.children: list[Child] = []
         self.job_seconds = AHEAD_BELOW_SECONDS  # a moving average of how long jobs take
         self.holding_ahead = False  # whether children may hold jobs beyond their slots
+        self.start_failures = 0  # children that died before ready, in a row
 
     def free_slots(self) -> int:
         return sum(child.free for child in self.children)
@@ -118,6 +125,10 @@ class Pool:
         self.children.append(child)
         self.waiter.add(child.conn, ("message", child))
         self.waiter.add(child.process.sentinel, ("exit", child))
+
+    def ready(self, child: Child) -> None:
+        child.ready = True
+        self.start_failures = 0
 
     def remove(self, child: Child) -> None:
         if child in self.children:
@@ -166,17 +177,30 @@ class Pool:
             except OSError:
                 child.kill()
 
-    def reap(self, child: Child) -> Exit:
+    def reap(self, child: Child, stopping: bool) -> Exit:
         """Forget a child that exited (or was killed) and say what its exit means."""
         self.remove(child)
         child.process.join(1)
         if not child.conn.closed:
             child.conn.close()
-        return Exit(
-            code=child.process.exitcode,
-            unexpected=not child.killed,
-            could_not_start=not child.ready and not child.killed and not child.retiring,
-        )
+        code = child.process.exitcode
+        give_up = False
+        if not child.ready and not child.killed and not child.retiring and not stopping:
+            self.start_failures += 1
+            give_up = self.start_failures >= MAX_START_FAILURES
+            if give_up:
+                log.error(
+                    "children could not start %d times in a row (code %s); stopping",
+                    self.start_failures,
+                    code,
+                )
+            else:
+                log.warning(
+                    "child %d exited before it was ready (code %s); starting another",
+                    child.pid,
+                    code,
+                )
+        return Exit(code, unexpected=not child.killed, give_up=give_up)
 
     def kill(self, child: Child) -> None:
         """Kill a child now; reap() it afterwards."""

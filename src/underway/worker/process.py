@@ -2,7 +2,8 @@
 
 A child never touches the database. Async tasks run on the loop, plain ones in a thread pool so
 the loop stays free to read the pipe, send progress and cancel. When the pipe to the supervisor
-closes (the supervisor died), the child exits at once: its jobs are about to be rescued.
+closes (the supervisor died), the child exits at once: its jobs are about to be rescued. Jobs are
+known by attempt (protocol.Key): a child may run an old attempt of a job and the new one at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..loader import load_app
 from ..model import ProgressWrite
 from ..tasks import Task
 from . import protocol
+from .protocol import Key
 from .threads import TaskThreads
 
 log = logging.getLogger("underway.worker")
@@ -55,14 +57,14 @@ class ChildRunner:
         self.conn = conn
         self.progress_interval = progress_interval
         self.concurrency = concurrency
-        self.running: dict[str, tuple[Job, asyncio.Task[None], Task | None]] = {}
+        self.running: dict[Key, tuple[Job, asyncio.Task[None], Task | None]] = {}
         # Written by the task threads and the loop, read by the pipe reader thread.
-        self.acks: dict[str, tuple[threading.Event, list[bool]]] = {}
+        self.acks: dict[Key, tuple[threading.Event, list[bool]]] = {}
         self.send_lock = threading.Lock()
         self.stopping = False
         self.done: list[dict[str, Any]] = []  # outcomes not sent yet; the loop's own
         # Jobs handed over while every slot was busy, oldest first; the loop's own.
-        self.queued: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self.queued: collections.OrderedDict[Key, dict[str, Any]] = collections.OrderedDict()
         # Reading the RSS opens a /proc file: only when the supervisor has a --memory limit.
         self.process = psutil.Process() if watch_memory else None
 
@@ -90,7 +92,7 @@ class ChildRunner:
             if message["op"] == "saved":
                 # Gone when the task gave up waiting; a KeyError would end this thread and leave
                 # the child deaf to every later message.
-                if waiting := self.acks.get(message["id"]):
+                if waiting := self.acks.get((message["id"], message["attempt"])):
                     event, answer = waiting
                     answer.append(bool(message["ok"]))
                     event.set()
@@ -104,21 +106,25 @@ class ChildRunner:
                 if len(self.running) < self.concurrency:
                     self._start(wire)
                 else:
-                    self.queued[wire["id"]] = wire
-        elif op == "cancel" and message["id"] in self.running:
-            job, handle, task = self.running[message["id"]]
-            job.cancel()
-            if task is not None and task.is_async:
-                handle.cancel()
-        elif op == "cancel" and (wire := self.queued.pop(message["id"], None)) is not None:
-            self._report(wire["id"], wire["attempt"], AttemptResult("cancelled"), None)
+                    self.queued[wire["id"], wire["attempt"]] = wire
+        elif op == "cancel":
+            self._cancel((message["id"], message["attempt"]))
         elif op == "withdraw":  # the worker is stopping: queued jobs go back unstarted
-            ids, self.queued = list(self.queued), collections.OrderedDict()
-            self.send({"op": "withdrawn", "ids": ids})
+            keys, self.queued = list(self.queued), collections.OrderedDict()
+            self.send({"op": "withdrawn", "jobs": keys})
         elif op == "stop":
             self.stopping = True
             if not self.running and not self.queued:
                 self.finished.set()
+
+    def _cancel(self, key: Key) -> None:
+        if key in self.running:
+            job, handle, task = self.running[key]
+            job.cancel()
+            if task is not None and task.is_async:
+                handle.cancel()
+        elif (wire := self.queued.pop(key, None)) is not None:
+            self._report(wire["id"], wire["attempt"], AttemptResult("cancelled"), None)
 
     def _start(self, wire: dict[str, Any]) -> None:
         job = Job(
@@ -132,10 +138,11 @@ class ChildRunner:
             saver=self._save_checkpoint,
         )
         task = self.tasks.get(wire["task"])
-        handle = asyncio.create_task(self._run(job, task, wire))
-        self.running[job.id] = (job, handle, task)
+        key = (job.id, job.attempt)
+        handle = asyncio.create_task(self._run(key, job, task, wire))
+        self.running[key] = (job, handle, task)
 
-    async def _run(self, job: Job, task: Task | None, wire: dict[str, Any]) -> None:
+    async def _run(self, key: Key, job: Job, task: Task | None, wire: dict[str, Any]) -> None:
         result: AttemptResult
         if task is None:
             result = unknown_task(wire["task"])
@@ -144,7 +151,7 @@ class ChildRunner:
                 result = await run_async(task, job, wire["args"], wire["timeout"], self.threads.run)
             except asyncio.CancelledError:
                 result = AttemptResult("cancelled")
-        self.running.pop(job.id, None)
+        self.running.pop(key, None)
         if self.queued:
             # The supervisor counts on this order: a freed slot takes the oldest queued job.
             _, wire = self.queued.popitem(last=False)
@@ -180,13 +187,14 @@ class ChildRunner:
     def _save_checkpoint(self, job: Job, write: ProgressWrite) -> bool:
         """Called from the task's thread (or the loop, for async tasks): blocks until stored."""
         event, answer = threading.Event(), list[bool]()
-        self.acks[job.id] = (event, answer)
+        key = (job.id, job.attempt)
+        self.acks[key] = (event, answer)
         try:
             self.send({"op": "checkpoint", "write": protocol.progress_to_wire(write)})
             if not event.wait(CHECKPOINT_ACK_TIMEOUT):
                 raise TimeoutError(f"job {job.id}: the supervisor did not store the checkpoint")
         finally:
-            self.acks.pop(job.id, None)
+            self.acks.pop(key, None)
         return answer[0]
 
     async def _flush_progress(self) -> None:

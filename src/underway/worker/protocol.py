@@ -1,4 +1,9 @@
-"""Messages between the supervisor and its children: JSON over a pipe, one message a frame."""
+"""Messages between the supervisor and its children: JSON over a pipe, one message a frame.
+
+Every message about a job names its attempt too ("id" and "attempt", or [id, attempt] pairs):
+the same job can be in one worker twice at once, as an old attempt that lost its lease and the
+new one that took it over (see books.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,11 @@ from typing import Any
 
 from .. import codec
 from ..model import JobRecord, Lease, ProgressWrite
+
+# One attempt of a job, (job id, attempt): the key of the supervisor's books, of the write
+# buffers and of the child's own dicts. A tuple rather than a Lease: the key is looked up several
+# times per job, and a tuple hashes about four times faster and is built ten times faster.
+Key = tuple[str, int]
 
 
 def send(conn: Connection, message: dict[str, Any]) -> None:
@@ -68,11 +78,15 @@ def job_to_wire(record: JobRecord, timeout: float | None) -> dict[str, Any]:
     }
 
 
-def saved_answer(conn: Connection, job_id: str) -> Callable[[bool], None]:
+def key_of(lease: Lease) -> Key:
+    return (lease.job_id, lease.attempt)
+
+
+def saved_answer(conn: Connection, key: Key) -> Callable[[bool], None]:
     """What tells a task waiting on its checkpoint whether the checkpoint was stored."""
 
     def answer(stored: bool) -> None:
         with contextlib.suppress(OSError):
-            send(conn, {"op": "saved", "id": job_id, "ok": stored})
+            send(conn, {"op": "saved", "id": key[0], "attempt": key[1], "ok": stored})
 
     return answer

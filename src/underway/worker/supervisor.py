@@ -1,12 +1,12 @@
 """The supervisor: the worker's parent process, its claim/dispatch loop and only database client.
 
 It claims jobs in batches of free slots, hands each to a child over a pipe, gathers progress and
-outcomes from the children and writes them back in batches, and keeps the books of the jobs it
-is running: time-outs, cancels, and what becomes of a job when its child dies or the worker
-stops. Its neighbours: the children themselves are the Pool's (pool.py), the periodic work
-(heartbeat, lease rescue, --max-time) is Maintenance's (maintenance.py), riding out a database
-outage is Outage's (outage.py). All state here, and theirs, is owned by the one thread that runs
-Supervisor.run().
+outcomes from the children and writes them back in batches, and decides what becomes of the jobs
+it runs: time-outs, cancels, lost leases, a child that dies, a worker that stops. Its neighbours:
+the books of those jobs, by attempt, are the Books' (books.py), the children themselves are the
+Pool's (pool.py), when to claim is the Pacing's (pacing.py), the periodic work (heartbeat, lease
+rescue, --max-time) is Maintenance's (maintenance.py), riding out a database outage is Outage's
+(outage.py). All state here, and theirs, is owned by the one thread that runs Supervisor.run().
 """
 
 from __future__ import annotations
@@ -22,23 +22,19 @@ from typing import Any
 from ..app import Underway
 from ..errors import StoreUnavailable
 from ..ids import new_job_id
-from ..model import ClaimRequest, JobRecord, Lease, Outcome, ProgressWrite, merge_progress
+from ..model import ClaimRequest, JobRecord, Lease, ProgressWrite, merge_progress
 from . import logs, protocol
-from .background import BackgroundCall
-from .config import (
-    ASYNC_TIMEOUT_BACKSTOP,
-    IDLE_BACKOFF_AFTER,
-    IDLE_TICK,
-    IDLE_TICK_MAX,
-    WorkerConfig,
-)
+from .books import Books, Running
+from .config import ASYNC_TIMEOUT_BACKSTOP, WorkerConfig
 from .maintenance import Maintenance, Report
 from .outage import Outage
-from .outcome import Running, outcome_of
+from .outcome import outcome_of
+from .pacing import Pacing
 from .pool import Child, Pool
+from .protocol import key_of
 from .signals import SignalWakeup
 from .waiting import Waiter
-from .writes import WriteBuffer, log_refused
+from .writes import OutcomeWriter, WriteBuffer, refuse_checkpoint
 
 log = logging.getLogger("underway.worker")
 WAKE = object()  # tag of the signal wake-up socket
@@ -52,37 +48,30 @@ class Supervisor:
         self.store = app.store
         self.config = config
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[-6:]}"
-        self.running: dict[str, Running] = {}
+        self.books = Books()
         self.waiter = Waiter()
         self.pool = Pool(config, self.waiter)
         now = time.monotonic()
-        self.maintenance = Maintenance(self.store, self.worker_id, config, self.running, now)
-        self.outage = Outage(now)
+        self.maintenance = Maintenance(self.store, self.worker_id, config, self.books.running, now)
+        self.outage = Outage(now, config.outage_backoff_max, self.maintenance.store_failed)
         self.writes = WriteBuffer(self.store, self.worker_id, config.progress_interval, now)
         # Outcomes are written in the background, then the next claim, in one transaction.
-        self.background = BackgroundCall(threaded=self.store.writes_wait_on_server)
-        # The outcomes being written in the background, and the claim that goes with them.
-        self.in_flight: tuple[list[tuple[str, Outcome]], ClaimRequest | None] = ([], None)
+        self.outcomes = OutcomeWriter(self.store, self.worker_id, self.writes)
         self.stopping = False
         self.grace_deadline = 0.0
         self.exit_code = 0
         self.finished_jobs = 0
-        self.maybe_work = True
-        self.last_claim_empty = False
-        self.last_busy = now
-        self.next_poll = now
-        self.work_fd: int | None = None
+        self.pacing = Pacing(self.store, self.waiter, WORK, config.sleep, now)
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def run(self) -> int:
         self.wakeup = SignalWakeup(self._on_signal)
         self.waiter.add(self.wakeup, WAKE)
-        self.waiter.add(self.background, WRITTEN)
+        self.waiter.add(self.outcomes, WRITTEN)
         try:
             self.store.schema_ensure()
-            now = time.monotonic()
-            self._after_maintenance(self.maintenance.beat(now), now)
+            self._after_maintenance(self.maintenance.beat())
             log.info(
                 "worker %s started: %d processes x %d slots, queues %s, database %s",
                 self.worker_id,
@@ -98,7 +87,7 @@ class Supervisor:
             self._shutdown()
             self.wakeup.close()
             self.waiter.close()
-            self.background.close()
+            self.outcomes.close()
         return self.exit_code
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -108,12 +97,8 @@ class Supervisor:
             log.warning("second %s: stopping now", name)
             self.grace_deadline = now
             return
-        log.info(
-            "%s: finishing %d running jobs (up to %gs), then exiting",
-            name,
-            len(self.running),
-            self.config.grace,
-        )
+        running, grace = len(self.books.running), self.config.grace
+        log.info("%s: finishing %d running jobs (up to %gs), then exiting", name, running, grace)
         self._begin_stop(now)
 
     def _begin_stop(self, now: float) -> None:
@@ -123,14 +108,14 @@ class Supervisor:
             self.pool.withdraw_queued()
 
     def _shutdown(self) -> None:
-        if self.background.busy:
+        if self.outcomes.busy:
             self._on_written(time.monotonic())
         for child in list(self.pool.children):
             self._drain(child)  # outcomes already sent must not be lost to the kill below
-        if self.running:
+        if self.books.running:
             # Kill first: a job must not finish in a child after it went back to pending.
             self.pool.kill_all()
-            self._abandon(list(self.running.values()))
+            self._abandon(list(self.books.running.values()))
         self.outage.guard(lambda _now: self.writes.flush(), time.monotonic())
         self.pool.stop_all()
         try:
@@ -144,14 +129,14 @@ class Supervisor:
     def _loop(self) -> None:
         while True:
             now = time.monotonic()
-            if self.stopping and (not self.running or now >= self.grace_deadline):
+            if self.stopping and (not self.books.running or now >= self.grace_deadline):
                 return
             self.outage.guard(self._claim_if_ready, now)
-            idle = not self.running and not self.background.busy
-            if self.config.burst and self.last_claim_empty and idle:
+            idle = not self.books.running and not self.outcomes.busy
+            if self.config.burst and self.pacing.last_claim_empty and idle:
                 log.info("burst: no job is ready; exiting")
                 return
-            self._watch_work_fd()
+            self.pacing.watch()
             logs.flush()
             for tag in self.waiter.wait(self._timeout(time.monotonic())):
                 self._on_ready(tag)
@@ -159,71 +144,38 @@ class Supervisor:
             self._enforce_deadlines(now)
             self.outage.guard(self._store_turn, now)
 
-    def _watch_work_fd(self) -> None:
-        """Wait on the store's new-work descriptor; it changes when its connection is remade."""
-        fd = self.store.work_wake_fd()
-        if fd != self.work_fd:
-            if self.work_fd is not None:
-                self.waiter.remove(self.work_fd)
-            if fd is not None:
-                self.waiter.add(fd, WORK)
-            self.work_fd = fd
-
     def _store_turn(self, now: float) -> None:
         self.writes.flush_due(now)
-        if self.writes.outcomes and not self.background.busy:
-            self._write_outcomes()
-        self._after_maintenance(self.maintenance.run_due(now), now)
-
-    def _write_outcomes(self) -> None:
-        """Write the outcomes in the background; refill the slots they free in the same
-        transaction (see _on_written)."""
-        batch = self.writes.take_outcomes()
-        outcomes = [outcome for _, outcome in batch]
-        claim = self._claim_request()
-        store, worker_id = self.store, self.worker_id
-        self.in_flight = (batch, claim)
-        if claim is None:
-            self.background.start(lambda: (store.job_finish(worker_id, outcomes), []))
-        else:
-            self.background.start(lambda: store.job_finish_and_claim(worker_id, outcomes, claim))
+        if self.writes.outcomes and not self.outcomes.busy:
+            # Written in the background with the claim that refills the slots they free.
+            self.outcomes.start(self._claim_request())
+        self._after_maintenance(self.maintenance.run_due())
 
     def _on_written(self, now: float) -> None:
-        batch, claim = self.in_flight
-        self.in_flight = ([], None)
         try:
-            refused, claimed = self.background.result()
+            claim, claimed = self.outcomes.result()
         except StoreUnavailable as exc:
-            self.writes.give_back(batch)
             self.outage.failed(exc, now)
             return
         self.outage.reachable(now)
-        log_refused(batch, refused)
         if claim is None:
-            self.maybe_work = True
+            self.pacing.maybe_work = True
         elif self.stopping:  # claimed while the stop began: never started, so not charged
             self.writes.release([Lease(record.id, record.attempts) for record in claimed])
         else:
-            self._started(claimed, claim.limit, now)
+            self._started(claimed, claim, now)
 
     def _timeout(self, now: float) -> float:
         moments = [self.maintenance.next_due()]
         if self.outage.since is not None:
             moments = [self.outage.retry_at]
-        elif self.writes.checkpoints or (self.writes.outcomes and not self.background.busy):
+        elif self.writes.checkpoints or (self.writes.outcomes and not self.outcomes.busy):
             moments.append(now)
         elif (flush := self.writes.next_moment()) is not None:
             moments.append(flush)
         if self.pool.free_slots() and not self.stopping:
-            moments.append(self.next_poll)
-            if self.work_fd is None:
-                idle = now - self.last_busy > IDLE_BACKOFF_AFTER
-                moments.append(now + (IDLE_TICK_MAX if idle else IDLE_TICK))
-        for running in self.running.values():
-            if running.deadline is not None:
-                moments.append(running.deadline)
-            if running.stop_by is not None:
-                moments.append(running.stop_by)
+            moments.append(self.pacing.next_moment(now))
+        moments.append(self.books.next_deadline())
         if self.stopping:
             moments.append(self.grace_deadline)
         return max(0.0, min(moments) - now)
@@ -234,7 +186,7 @@ class Supervisor:
         elif tag is WAKE:
             self.wakeup.drain()
         elif tag is WORK:
-            self.outage.guard(self._check_work, time.monotonic())
+            self.outage.guard(self.pacing.check, time.monotonic())
         elif isinstance(tag, tuple):
             what, child = tag
             if child not in self.pool.children:
@@ -243,49 +195,50 @@ class Supervisor:
             if what == "exit":
                 self._on_child_exit(child)
 
-    def _check_work(self, _now: float) -> None:
-        if self.store.work_changed():
-            self.maybe_work = True
-
     # -- claiming ------------------------------------------------------------------------------
 
     def _claim_if_ready(self, now: float) -> None:
         # A claim may be on its way back with the outcomes being written.
-        if self.stopping or self.background.busy or not self.pool.free_slots():
+        if self.stopping or self.outcomes.busy or not self.pool.free_slots():
             return
-        if self.work_fd is None and self.store.work_changed():
-            self.maybe_work = True
-        if not (self.maybe_work or now >= self.next_poll):
+        if not self.pacing.due(now):
             return
         claim = self._claim_request()
         if claim is None:
             return
         records = self.store.job_claim(self.worker_id, claim)
-        self._started(records, claim.limit, now)
+        self._started(records, claim, time.monotonic())  # the claim may have waited
 
     def _claim_request(self) -> ClaimRequest | None:
         free = self.pool.free_slots()
         if self.config.max_jobs is not None:  # hold no job that --max-jobs would leave unrun
-            free = min(free, self.config.max_jobs - self.finished_jobs - len(self.running))
+            free = min(free, self.config.max_jobs - self.finished_jobs - len(self.books.running))
         if self.stopping or free <= 0:
             return None
         return ClaimRequest(
             self.config.queues, free, self.config.lease, time.time(), self.config.tries or 1
         )
 
-    def _started(self, records: list[JobRecord], asked: int, now: float) -> None:
+    def _started(self, records: list[JobRecord], claim: ClaimRequest, now: float) -> None:
         """Hand claimed jobs to children, one message per child."""
-        self.maybe_work = len(records) == asked
-        self.last_claim_empty = not records
-        self.next_poll = now + self.config.sleep
-        if records:
-            self.last_busy = now
+        self.pacing.claimed(len(records), claim.limit, now)
+        if not records:
+            return
+        if (late := time.time() - claim.now) > claim.lease_seconds - self.config.heartbeat_interval:
+            # Stalled (paused) between claim and hand-over: the leases run out before the next
+            # heartbeat, if another worker has not rescued the jobs already. Put them back.
+            log.warning("%d jobs put back: claimed %.1fs ago, near their lease", len(records), late)
+            self.writes.release([Lease(record.id, record.attempts) for record in records])
+            return
         batches: dict[Child, list[dict[str, Any]]] = {}
         for record in records:
             child, wire = self._start(record, now)
             batches.setdefault(child, []).append(wire)
         for child, jobs in batches.items():
-            protocol.send(child.conn, {"op": "run", "jobs": jobs})
+            try:
+                protocol.send(child.conn, {"op": "run", "jobs": jobs})
+            except OSError:  # it died meanwhile (seen soon): they never reached it
+                self._abandon(self.books.of([(job["id"], job["attempt"]) for job in jobs]))
 
     def _start(self, record: JobRecord, now: float) -> tuple[Child, dict[str, Any]]:
         """Give the job to the child with most room; return it and the job's message."""
@@ -293,30 +246,10 @@ class Supervisor:
         timeout = record.timeout if record.timeout is not None else self.config.timeout
         task = self.app.tasks.get(record.task)
         backstop = ASYNC_TIMEOUT_BACKSTOP if task is not None and task.is_async else 0.0
-        lease = Lease(record.id, record.attempts)
-        running = Running(record, lease, child, now, timeout, None, backstop=backstop)
-        self.running[record.id] = running
-        if child.busy < child.slots:
-            self._begin(running, now)
-        else:
-            child.queued.append(record.id)
-        child.jobs.add(record.id)
+        if record.attempts > 1 and (older := self.books.superseded(record)) is not None:
+            self._lose(older, now)
+        self.books.add(record, child, timeout, backstop, now)
         return child, protocol.job_to_wire(record, timeout)
-
-    def _begin(self, running: Running, now: float) -> None:
-        """The job has a slot in its child: its time-out runs from now."""
-        running.started = now
-        if running.timeout is not None:
-            running.deadline = now + running.timeout + running.backstop
-        record = running.record
-        log.debug("%s started (attempt %d/%d)", running.label, record.attempts, record.max_attempts)
-
-    def _begin_queued(self, child: Child, now: float) -> None:
-        """Slots freed in the child: it has started its oldest queued jobs, as we do here."""
-        while child.queued and child.busy < child.slots:
-            running = self.running.get(child.queued.popleft())
-            if running is not None:
-                self._begin(running, now)
 
     # -- messages from children ----------------------------------------------------------------
 
@@ -331,38 +264,40 @@ class Supervisor:
     def _on_message(self, child: Child, message: dict[str, Any]) -> None:
         op = message["op"]
         if op == "ready":
-            child.ready = True
-            self.maybe_work = True
+            self.pool.ready(child)
+            self.pacing.maybe_work = True
         elif op == "progress":
             for wire in message["writes"]:
-                self._merge_progress(protocol.progress_from_wire(wire))
+                write = protocol.progress_from_wire(wire)
+                if self.books.live(key := key_of(write.lease)):
+                    self.writes.add_progress(key, write)
         elif op == "checkpoint":
-            write = protocol.progress_from_wire(message["write"])
-            self.writes.add_checkpoint(write, protocol.saved_answer(child.conn, write.lease.job_id))
+            self._on_checkpoint(child, protocol.progress_from_wire(message["write"]))
         elif op == "withdrawn":
-            waiting = [self.running[i] for i in message["ids"] if i in self.running]
-            self._abandon(waiting)
+            self._abandon(self.books.of([(job_id, attempt) for job_id, attempt in message["jobs"]]))
         elif op == "done":
             for done in message["jobs"]:
                 self._on_done(done)
-            self._begin_queued(child, time.monotonic())
+            self.books.begin_queued(child, time.monotonic())
             self.pool.check_memory(child, message["rss"])
 
-    def _merge_progress(self, write: ProgressWrite) -> None:
-        running = self.running.get(write.lease.job_id)
-        if running is not None and not running.lost and running.lease == write.lease:
-            self.writes.add_progress(write)
+    def _on_checkpoint(self, child: Child, write: ProgressWrite) -> None:
+        answer = protocol.saved_answer(child.conn, key := key_of(write.lease))
+        if self.books.live(key):
+            self.writes.add_checkpoint(key, write, answer)
+        else:  # its lease is gone: the store would refuse it
+            refuse_checkpoint(write, answer)
 
     def _on_done(self, message: dict[str, Any]) -> None:
-        running = self.running.get(message["id"])
-        if running is None or running.lease.attempt != message["attempt"]:
+        running = self.books.running.get((message["id"], message["attempt"]))
+        if running is None:
             return
-        progress = self.writes.take_progress(running.record.id)
+        progress = self.writes.take_progress(running.key)
         if message["progress"] is not None:
             final = protocol.progress_from_wire(message["progress"])
             progress = merge_progress(progress, final)
         self._end(running, message["kind"], message, progress)
-        self.last_busy = time.monotonic()
+        self.pacing.last_busy = time.monotonic()
 
     def _end(
         self, running: Running, kind: str, detail: dict[str, Any], progress: ProgressWrite | None
@@ -379,21 +314,17 @@ class Supervisor:
             self._begin_stop(time.monotonic())
 
     def _forget(self, running: Running) -> None:
-        job_id, child = running.record.id, running.child
-        self.running.pop(job_id, None)
-        child.jobs.discard(job_id)
-        if running.deadline is None and job_id in child.queued:  # cancelled while queued
-            child.queued.remove(job_id)
-        self.pool.retire_if_idle(child)
+        self.books.remove(running)
+        self.pool.retire_if_idle(running.child)
 
     # -- the jobs of a child that ends ---------------------------------------------------------
 
     def _on_child_exit(self, child: Child) -> None:
-        ended = self.pool.reap(child)
-        waiting = [self.running[job_id] for job_id in child.queued if job_id in self.running]
+        ended = self.pool.reap(child, self.stopping)
+        waiting = self.books.of(child.queued)
         if waiting:  # never started: back to pending, no attempt charged
             self._abandon(waiting)
-        jobs = [self.running[job_id] for job_id in list(child.jobs)]
+        jobs = self.books.of(child.jobs)
         code = ended.code
         if jobs and ended.unexpected:
             log.error(
@@ -401,20 +332,18 @@ class Supervisor:
             )
             for running in jobs:
                 detail = {"error": f"WorkerCrashed: the worker process exited with code {code}"}
-                self._end(running, "error", detail, self.writes.take_progress(running.record.id))
-        if ended.could_not_start:
-            log.error("child %d could not start (code %s); stopping", child.pid, code)
+                self._end(running, "error", detail, self.writes.take_progress(running.key))
+        if ended.give_up:
             self.exit_code = 1
             self._begin_stop(time.monotonic())
-            return
-        if not self.stopping:
+        elif not self.stopping:
             self.pool.add()
 
     def _kill_child(self, child: Child, spare: Running | None = None) -> None:
         """Kill a child whose job cannot be stopped otherwise; its other jobs go back to pending
         uncharged."""
         self._drain(child)
-        others = [self.running[j] for j in child.jobs if spare is None or j != spare.record.id]
+        others = [running for running in self.books.of(child.jobs) if running is not spare]
         self.pool.kill(child)
         self._abandon(others)
         self._on_child_exit(child)
@@ -422,7 +351,7 @@ class Supervisor:
     def _abandon(self, jobs: list[Running]) -> None:
         """Put jobs back to pending without charging the attempt, keeping their progress."""
         live = [r for r in jobs if not r.lost]
-        writes = [w for r in live if (w := self.writes.take_progress(r.record.id)) is not None]
+        writes = [w for r in live if (w := self.writes.take_progress(r.key)) is not None]
         self.writes.release([r.lease for r in live], writes)
         for running in jobs:
             log.info("%s put back to pending", running.label)
@@ -431,27 +360,28 @@ class Supervisor:
     # -- time-outs, cancels, maintenance -------------------------------------------------------
 
     def _enforce_deadlines(self, now: float) -> None:
-        for running in list(self.running.values()):
-            if running.record.id not in self.running:
+        for running in list(self.books.running.values()):
+            if running.key not in self.books.running:
                 continue  # ended with a sibling killed earlier in this loop
             if running.deadline is not None and now >= running.deadline and not running.lost:
                 log.warning(
                     "%s timed out after %g s; killing its process", running.label, running.timeout
                 )
                 detail = {"error": f"TimeoutError: timed out after {running.timeout:g} s"}
-                self._end(running, "error", detail, self.writes.take_progress(running.record.id))
+                self._end(running, "error", detail, self.writes.take_progress(running.key))
                 self._kill_child(running.child, spare=running)
             elif running.stop_by is not None and now >= running.stop_by:
                 log.warning("%s ignored its cancel; killing its process", running.label)
                 self._end(running, "cancelled", {}, None)
                 self._kill_child(running.child, spare=running)
 
-    def _after_maintenance(self, report: Report, now: float) -> None:
+    def _after_maintenance(self, report: Report) -> None:
         """Act on what a maintenance pass found, then raise what cut the pass short, if any."""
+        now = time.monotonic()  # the pass may have waited on the store
         for running in report.lost:
             self._lose(running, now)
         if report.freed:
-            self.maybe_work = True
+            self.pacing.maybe_work = True
         if report.stop:
             self._begin_stop(now)
         if report.error is not None:
@@ -460,6 +390,7 @@ class Supervisor:
     def _lose(self, running: Running, now: float) -> None:
         running.lost = True
         running.stop_by = now + self.config.grace
-        self.writes.take_progress(running.record.id)
+        self.writes.drop(running.key)
+        cancel = {"op": "cancel", "id": running.lease.job_id, "attempt": running.lease.attempt}
         with contextlib.suppress(OSError):
-            protocol.send(running.child.conn, {"op": "cancel", "id": running.record.id})
+            protocol.send(running.child.conn, cancel)

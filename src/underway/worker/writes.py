@@ -1,7 +1,10 @@
 """What the supervisor has to write: progress, checkpoints and outcomes, flushed in batches.
 
-Owned by the supervisor's thread. A batch is dropped only once the store took it, so an outage
-(StoreUnavailable) loses nothing: the same writes go out again on the next flush.
+The WriteBuffer keeps them; the OutcomeWriter writes each batch of outcomes in the background,
+in one transaction with the claim that refills the slots they free. Owned by the supervisor's
+thread. A batch is dropped only once the store took it, so an outage
+(StoreUnavailable) loses nothing: the same writes go out again on the next flush. Progress is kept
+by attempt (protocol.Key): an old attempt's and a new one's never merge.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import StoreUnavailable
-from ..model import Lease, Outcome, ProgressWrite, merge_progress
+from ..model import ClaimRequest, JobRecord, Lease, Outcome, ProgressWrite, merge_progress
 from ..store.base import Store
+from .background import BackgroundCall
+from .protocol import Key, key_of
 
 log = logging.getLogger("underway.worker")
 
@@ -30,20 +35,34 @@ class WriteBuffer:
         self.worker_id = worker_id
         self.interval = interval
         self.next_flush = now + interval
-        self.progress: dict[str, ProgressWrite] = {}
+        self.progress: dict[Key, ProgressWrite] = {}
         self.checkpoints: list[PendingCheckpoint] = []
         self.outcomes: list[tuple[str, Outcome]] = []
 
-    def add_progress(self, write: ProgressWrite) -> None:
-        job_id = write.lease.job_id
-        self.progress[job_id] = merge_progress(self.progress.get(job_id), write)
+    def add_progress(self, key: Key, write: ProgressWrite) -> None:
+        self.progress[key] = merge_progress(self.progress.get(key), write)
 
-    def take_progress(self, job_id: str) -> ProgressWrite | None:
-        return self.progress.pop(job_id, None)
+    def take_progress(self, key: Key) -> ProgressWrite | None:
+        return self.progress.pop(key, None)
 
-    def add_checkpoint(self, write: ProgressWrite, answer: Callable[[bool], None]) -> None:
-        merged = merge_progress(self.take_progress(write.lease.job_id), write)
+    def add_checkpoint(
+        self, key: Key, write: ProgressWrite, answer: Callable[[bool], None]
+    ) -> None:
+        merged = merge_progress(self.take_progress(key), write)
         self.checkpoints.append(PendingCheckpoint(merged, answer))
+
+    def drop(self, key: Key) -> None:
+        """Forget what an attempt that lost its lease had left to write: its pending
+        checkpoints are refused at once (the store would refuse them), so that the attempt that
+        took the job over never shares a batch with them."""
+        self.progress.pop(key, None)
+        kept = []
+        for pending in self.checkpoints:
+            if key_of(pending.write.lease) == key:
+                refuse_checkpoint(pending.write, pending.answer)
+            else:
+                kept.append(pending)
+        self.checkpoints = kept
 
     def add_outcome(self, label: str, outcome: Outcome) -> None:
         self.outcomes.append((label, outcome))
@@ -66,7 +85,7 @@ class WriteBuffer:
         if self.checkpoints or (self.progress and now >= self.next_flush):
             self._flush_progress()
         if now >= self.next_flush:
-            self.next_flush = now + self.interval
+            self.next_flush = time.monotonic() + self.interval  # the flush may have waited
 
     def flush(self) -> None:
         """Write everything, outcomes too (on the way out)."""
@@ -94,18 +113,68 @@ class WriteBuffer:
             refused = set(self.store.job_write_progress(self.worker_id, writes))
             checkpoints, self.checkpoints = self.checkpoints, []
             for pending in checkpoints:
-                stored = pending.write.lease.job_id not in refused
-                if not stored:
-                    log.warning(
-                        "job %s: checkpoint refused (lease lost)", pending.write.lease.job_id
-                    )
-                pending.answer(stored)
+                if pending.write.lease.job_id in refused:
+                    refuse_checkpoint(pending.write, pending.answer)
+                else:
+                    pending.answer(True)
         if self.progress:
             for job_id in self.store.job_write_progress(
                 self.worker_id, list(self.progress.values())
             ):
                 log.warning("job %s: progress write refused (lease lost)", job_id)
             self.progress = {}
+
+
+class OutcomeWriter:
+    """Writes the buffer's outcomes on a BackgroundCall (a thread of its own on PostgreSQL, so the
+    loop goes on while the commit is flushed), with the claim that goes with them, if any. The
+    loop waits on fileno() and then calls result()."""
+
+    def __init__(self, store: Store, worker_id: str, writes: WriteBuffer) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.writes = writes
+        self.background = BackgroundCall(threaded=store.writes_wait_on_server)
+        # The outcomes being written, and the claim that goes with them.
+        self.in_flight: tuple[list[tuple[str, Outcome]], ClaimRequest | None] = ([], None)
+
+    @property
+    def busy(self) -> bool:
+        return self.background.busy
+
+    def fileno(self) -> int:
+        return self.background.fileno()
+
+    def start(self, claim: ClaimRequest | None) -> None:
+        batch = self.writes.take_outcomes()
+        outcomes = [outcome for _, outcome in batch]
+        store, worker_id = self.store, self.worker_id
+        self.in_flight = (batch, claim)
+        if claim is None:
+            self.background.start(lambda: (store.job_finish(worker_id, outcomes), []))
+        else:
+            self.background.start(lambda: store.job_finish_and_claim(worker_id, outcomes, claim))
+
+    def result(self) -> tuple[ClaimRequest | None, list[JobRecord]]:
+        """The claim sent with the batch and the jobs it claimed. Raises StoreUnavailable if the
+        write failed: the outcomes are back in the buffer for the next one."""
+        batch, claim = self.in_flight
+        self.in_flight = ([], None)
+        try:
+            refused, claimed = self.background.result()
+        except StoreUnavailable:
+            self.writes.give_back(batch)
+            raise
+        log_refused(batch, refused)
+        return claim, claimed
+
+    def close(self) -> None:
+        self.background.close()
+
+
+def refuse_checkpoint(write: ProgressWrite, answer: Callable[[bool], None]) -> None:
+    log.warning("job %s: checkpoint refused (lease lost)", write.lease.job_id)
+    answer(False)
 
 
 def log_refused(outcomes: list[tuple[str, Outcome]], refused: list[str]) -> None:
