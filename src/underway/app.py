@@ -20,6 +20,7 @@ from .settings import DEFAULT_LEASE_SECONDS, eager_from_env
 from .settings import database_url as database_url_from
 from .store import Store, open_store
 from .tasks import Task, TaskOptions
+from .validation import check_dispatch, checked_delay, checked_priority
 
 WAIT_POLL_SECONDS = 0.05
 WATCH_POLL_SECONDS = 0.25
@@ -156,13 +157,15 @@ class Underway:
         unique_key: str | None,
     ) -> list[NewJob]:
         # One loop here rather than a call per job: dispatch_many makes thousands at a time.
+        # Options are the same for every job of a call: checked once, before the loop.
         name, options = task.name, task.options
         queue = queue or options.queue
+        check_dispatch(name, queue, owner, unique_key)
+        priority = checked_priority(options.priority if priority is None else priority)
+        delay = checked_delay(delay)
         jobs = []
         for kwargs in kwargs_list:
             encoded = codec.check_arguments(name, kwargs)
-            if delay is not None and delay < 0:
-                raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
             now = time.time()
             jobs.append(
                 NewJob(
@@ -170,12 +173,12 @@ class Underway:
                     task=name,
                     queue=queue,
                     args=kwargs,
-                    priority=options.priority if priority is None else int(priority),
+                    priority=priority,
                     max_attempts=options.tries,
                     timeout=options.timeout,
                     backoff=options.backoff,
                     created_at=now,
-                    available_at=now + (delay or 0.0),
+                    available_at=now + delay,
                     owner=owner,
                     unique_key=unique_key,
                     args_json=encoded,

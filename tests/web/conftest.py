@@ -1,4 +1,5 @@
-"""Fixtures for the web tests: the real ASGI app on a real SQLite file, and real workers."""
+"""Fixtures for the web tests: the real ASGI app on a real SQLite file (and, for the tests that
+take any_client, on each backend in turn), and real workers."""
 
 from __future__ import annotations
 
@@ -36,6 +37,24 @@ def web(jobs: Underway) -> Any:
 @pytest.fixture
 async def client(web: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=web, client=LOCAL_CLIENT)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def any_jobs(database_url: str) -> Iterator[Underway]:
+    """The test's app on each backend in turn: a SQLite file, then a PostgreSQL schema."""
+    app = web_jobs.make_app(database_url)
+    yield app
+    app.store.close()
+
+
+@pytest.fixture
+async def any_client(any_jobs: Underway) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real ASGI app on each backend, as `client` is on SQLite."""
+    transport = httpx.ASGITransport(app=create_app(any_jobs, tokens=TOKENS), client=LOCAL_CLIENT)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", follow_redirects=True
     ) as c:

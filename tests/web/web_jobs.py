@@ -55,6 +55,14 @@ def make_app(database_url: str | None = None) -> Underway:
     def boom(message: str = "the model refused") -> None:
         raise RuntimeError(message)
 
+    @app.task(name="demo.nest")
+    def nest(depth: int = 400) -> Any:
+        """A result nested deeper than dispatch accepts for arguments: readers must cope."""
+        value: Any = "bottom"
+        for _ in range(depth):
+            value = {"inner": value}
+        return value
+
     @app.task(name="demo.echo")
     def echo(**kwargs: Any) -> dict[str, Any]:
         return kwargs

@@ -18,7 +18,8 @@ from ..app import Underway
 from . import actions, api, dashboard, events, metrics, problems
 from .auth import Auth, load_tokens
 from .context import WebContext
-from .limits import BodyLimit, SecurityHeaders
+from .limits import BodyLimit, SecurityHeaders, ServerErrors
+from .throttle import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_SECONDS, Throttle
 
 __all__ = ["create_app"]
 
@@ -34,6 +35,8 @@ def create_app(
     poll_interval: float = 0.25,
     keepalive_interval: float = 15.0,
     secure_cookies: bool | None = None,
+    failed_auth_limit: int = DEFAULT_MAX_FAILURES,
+    failed_auth_window: float = DEFAULT_WINDOW_SECONDS,
 ) -> FastAPI:
     """The API, event streams and dashboard for app's jobs, as an ASGI application.
 
@@ -44,11 +47,16 @@ def create_app(
     tokens). poll_interval: how often an event stream reads the store. keepalive_interval:
     seconds of silence before a stream sends a comment. secure_cookies: None sets the
     cookie's Secure flag on https requests only.
+    failed_auth_limit: wrong tokens (bearer or sign-in) a client address may send within
+    failed_auth_window seconds; after that it is answered 429 until the window passes. 0: no
+    limit.
     """
     if poll_interval <= 0 or keepalive_interval <= 0 or max_body_bytes < 0:
         raise ValueError(
             "poll_interval and keepalive_interval must be positive, max_body_bytes not negative"
         )
+    if failed_auth_limit < 0 or failed_auth_window <= 0:
+        raise ValueError("failed_auth_limit must not be negative, failed_auth_window positive")
     web = FastAPI(
         title="underway",
         summary="Durable background jobs: dispatch, follow and operate them.",
@@ -63,6 +71,7 @@ def create_app(
         templates=dashboard.make_templates(),
         poll_interval=poll_interval,
         keepalive_interval=keepalive_interval,
+        throttle=Throttle(failed_auth_limit, failed_auth_window),
     )
     for router in (api.router, events.router, metrics.router, actions.router, dashboard.router):
         web.include_router(router)
@@ -70,7 +79,9 @@ def create_app(
     web.add_exception_handler(RequestValidationError, problems.validation_error)
     web.add_exception_handler(dashboard.PageError, dashboard.error_page)
     web.add_exception_handler(dashboard.SignInRequired, dashboard.sign_in_redirect)
+    # The last added runs first: headers on every answer, unexpected errors answered inside.
     web.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    web.add_middleware(ServerErrors)
     web.add_middleware(SecurityHeaders)
     web.openapi = listing_tasks(web.openapi, app)  # type: ignore[method-assign]
     return web

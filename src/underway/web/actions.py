@@ -17,7 +17,7 @@ from ..app import Underway
 from ..errors import InvalidTransition, JobNotFound
 from .access import visible_document
 from .auth import Principal
-from .context import context, root
+from .context import client_address, context, root
 from .dashboard import PageError, Viewer, render, viewer
 from .filters import urlencode
 
@@ -66,9 +66,18 @@ async def checked_form(request: Request, view: Viewer) -> dict[str, str]:
 # -- sign in and out -----------------------------------------------------------------------------
 
 
-def sign_in_page(request: Request, view: Viewer, target: str, error: str = "") -> Response:
+def sign_in_page(
+    request: Request, view: Viewer, target: str, error: str = "", status_code: int = 401
+) -> Response:
     values = {"title": "Sign in", "live_template": "signin.html", "next": target, "error": error}
-    return render(request, view, values, 401 if error else 200)
+    return render(request, view, values, status_code if error else 200)
+
+
+def too_many_sign_ins(request: Request, view: Viewer, target: str, wait: int) -> Response:
+    error = f"Too many failed sign-ins from your address. Try again in {wait} s."
+    response = sign_in_page(request, view, target, error, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @router.get("/signin")
@@ -87,8 +96,13 @@ async def sign_in(request: Request) -> Response:
     target = form.get("next", "/")
     if auth.open:
         return back_to(request, target, "/")
+    throttle, client = context(request).throttle, client_address(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        return too_many_sign_ins(request, view, target, wait)
     token = form.get("token", "").strip()
     if not token or auth.owner_of(token) is None:
+        throttle.failed(client)
         return sign_in_page(request, view, target, "That token is not valid.")
     response = back_to(request, target, "/")
     # A fresh session id on sign-in: a session planted before it cannot be ridden after it.

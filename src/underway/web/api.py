@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 
 from ..app import NO_WORKER_WARNING
 from ..errors import InvalidTransition, JobNotFound
@@ -14,6 +15,7 @@ from . import schemas
 from .access import Admin, Caller, not_found, visible_document
 from .auth import Principal
 from .context import context
+from .documents import DocumentResponse
 from .summary import server_stats
 
 NO_WORKER_HINT = "start one with `underway worker --app module:app` or `underway serve --workers N`"
@@ -25,9 +27,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "no such job, or not yours"},
     409: {"model": schemas.Problem, "description": "the job is not in a state that allows this"},
     413: {"model": schemas.Problem, "description": "request body over the size limit"},
+    429: {
+        "model": schemas.Problem,
+        "description": "too many wrong tokens from this address: wait Retry-After seconds",
+    },
 }
 
-router = APIRouter(prefix="/api", tags=["jobs"], responses={401: ERRORS[401], 403: ERRORS[403]})
+router = APIRouter(
+    prefix="/api",
+    tags=["jobs"],
+    responses={401: ERRORS[401], 403: ERRORS[403], 429: ERRORS[429]},
+)
+
+# A list filter: text any backend can compare (PostgreSQL refuses NUL in text), else 422.
+Filter = Annotated[str | None, AfterValidator(schemas.storable)]
 
 
 def field_error(field: str, message: str, value: Any) -> RequestValidationError:
@@ -38,10 +51,12 @@ def field_error(field: str, message: str, value: Any) -> RequestValidationError:
 
 
 def scoped_unique_key(principal: Principal, key: str | None) -> str | None:
-    # Keys are per owner: another owner's key must neither block a dispatch nor reveal a job id.
+    """The key as stored: per owner, so that another owner's key neither blocks a dispatch nor
+    reveals a job id. The owner's length leads, so no two (owner, key) pairs give one string
+    (a separator alone could appear inside an owner); every backend can store it as text."""
     if key is None or principal.owner is None:
         return key
-    return f"{principal.owner}\0{key}"
+    return f"{len(principal.owner)}:{principal.owner}:{key}"
 
 
 @router.post(
@@ -87,18 +102,22 @@ def list_jobs(
     request: Request,
     principal: Caller,
     status: Status | None = None,
-    task: str | None = Query(None, max_length=200),
-    queue: str | None = Query(None, max_length=200),
-    owner: str | None = Query(None, max_length=200, description="admin only: one owner's jobs"),
+    task: Annotated[Filter, Query(max_length=200)] = None,
+    queue: Annotated[Filter, Query(max_length=200)] = None,
+    owner: Annotated[
+        Filter, Query(max_length=200, description="admin only: one owner's jobs")
+    ] = None,
     limit: int = Query(50, ge=1, le=1000),
-    cursor: str | None = Query(None, max_length=64, description="next_cursor of the last page"),
-) -> dict[str, Any]:
+    cursor: Annotated[
+        Filter, Query(max_length=64, description="next_cursor of the last page")
+    ] = None,
+) -> DocumentResponse:
     if not principal.is_admin:
         owner = principal.owner
     documents, next_cursor = context(request).app.list(
         status=status, task=task, queue=queue, owner=owner, limit=limit, cursor=cursor
     )
-    return {"jobs": documents, "next_cursor": next_cursor}
+    return DocumentResponse({"jobs": documents, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -108,15 +127,15 @@ def list_jobs(
     responses={404: ERRORS[404]},
     summary="One job's status document",
 )
-def get_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
-    return visible_document(request, principal, job_id)
+def get_job(job_id: str, request: Request, principal: Caller) -> DocumentResponse:
+    return DocumentResponse(visible_document(request, principal, job_id))
 
 
-def _transition(request: Request, principal: Principal, job_id: str, verb: str) -> dict[str, Any]:
+def _transition(request: Request, principal: Principal, job_id: str, verb: str) -> DocumentResponse:
     visible_document(request, principal, job_id)
     app = context(request).app
     try:
-        return app.cancel(job_id) if verb == "cancel" else app.retry(job_id)
+        return DocumentResponse(app.cancel(job_id) if verb == "cancel" else app.retry(job_id))
     except JobNotFound:
         raise not_found(job_id) from None
     except InvalidTransition as exc:
@@ -130,7 +149,7 @@ def _transition(request: Request, principal: Principal, job_id: str, verb: str) 
     responses={404: ERRORS[404], 409: ERRORS[409]},
     summary="Cancel a pending or processing job",
 )
-def cancel_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+def cancel_job(job_id: str, request: Request, principal: Caller) -> DocumentResponse:
     return _transition(request, principal, job_id, "cancel")
 
 
@@ -141,7 +160,7 @@ def cancel_job(job_id: str, request: Request, principal: Caller) -> dict[str, An
     responses={404: ERRORS[404], 409: ERRORS[409]},
     summary="Queue a failed or cancelled job again",
 )
-def retry_job(job_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+def retry_job(job_id: str, request: Request, principal: Caller) -> DocumentResponse:
     return _transition(request, principal, job_id, "retry")
 
 

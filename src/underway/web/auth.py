@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
+from ..validation import text_problem
 
 ADMIN = "admin"
 ENV_TOKENS = "UNDERWAY_TOKENS"
@@ -64,8 +65,17 @@ def parse_tokens(text: str) -> dict[str, str]:
             raise ConfigurationError(f"{ENV_TOKENS}: entry {number} is not of the form token=owner")
         if tokens.get(token, owner) != owner:
             raise ConfigurationError(f"{ENV_TOKENS}: entry {number} gives a token a second owner")
+        check_owner(owner, f"{ENV_TOKENS}: entry {number}")
         tokens[token] = owner
     return tokens
+
+
+def check_owner(owner: str, where: str) -> None:
+    # Owners are stored with the jobs they dispatch: text every backend can store, or refused
+    # when the server starts rather than at each dispatch.
+    problem = text_problem(owner)
+    if problem is not None:
+        raise ConfigurationError(f"{where}: the owner {problem}")
 
 
 def load_tokens(source: str | Mapping[str, str] | None = None) -> dict[str, str]:
@@ -75,6 +85,8 @@ def load_tokens(source: str | Mapping[str, str] | None = None) -> dict[str, str]
         tokens = {str(k).strip(): str(v).strip() for k, v in source.items()}
         if not all(tokens) or not all(tokens.values()):
             raise ConfigurationError("tokens: every token and owner must be a non-empty string")
+        for number, owner in enumerate(tokens.values(), start=1):
+            check_owner(owner, f"tokens: entry {number}")
         return tokens
     text = (os.environ.get(ENV_TOKENS, "") if source is None else source).strip()
     if not text:

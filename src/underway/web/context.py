@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from ..app import Underway
     from .auth import Auth
+    from .throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,13 @@ class WebContext:
     templates: Jinja2Templates
     poll_interval: float
     keepalive_interval: float
+    throttle: Throttle  # failed token checks per client address
+
+
+def client_address(request: HTTPConnection) -> str:
+    """Who the throttle counts: the peer's address ("" for a Unix socket). Behind a proxy every
+    client shares the proxy's address, unless the server takes it from X-Forwarded-For."""
+    return request.client.host if request.client else ""
 
 
 def context(request: HTTPConnection) -> WebContext:

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from ..model import Status
+from ..validation import text_problem
 from . import filters
 from .access import local_only, visible_document
 from .auth import Principal, Session
@@ -102,7 +103,6 @@ def here(request: Request, path: str | None = None) -> str:
 def base_values(request: Request, view: Viewer | None, path: str | None = None) -> dict[str, Any]:
     web: WebContext = context(request)
     notice = NOTICES.get(request.query_params.get("done", ""), "")
-    count = request.query_params.get("n", "0")
     return {
         "root": root(request),
         "here": here(request, path),
@@ -113,12 +113,27 @@ def base_values(request: Request, view: Viewer | None, path: str | None = None) 
         "csrf": web.auth.csrf_token(view.session) if view else "",
         "workers_alive": web.app.workers_alive(),
         "no_worker_hint": NO_WORKER_HINT,
-        "notice": notice.format(n=int(count) if count.isdigit() else 0),
+        "notice": notice.format(n=notice_count(request.query_params.get("n", ""))),
         "stream": None,
         "fragment": None,
         "controls": None,
         "refresh": False,
     }
+
+
+def notice_count(text: str) -> int:
+    """The count a notice shows; anything but a few ASCII digits is 0: "²" is a digit to
+    str.isdigit but not to int(), and int() refuses 5,000 digits."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+
+
+def query_value(request: Request, name: str) -> str | None:
+    """A filter from the query string, None when empty; 400 for text no backend can compare."""
+    value = request.query_params.get(name) or None
+    problem = text_problem(value) if value else None
+    if problem is not None:
+        raise PageError(400, f"The {name} filter {problem}.")
+    return value
 
 
 def render(
@@ -156,14 +171,14 @@ def jobs_page(request: Request, view: Viewer) -> dict[str, Any]:
     status = params.get("status") or None
     if status not in {None, *(s.value for s in Status)}:
         raise PageError(400, f"unknown status {status!r}")
-    owner = view.who.owner if not view.who.is_admin else params.get("owner") or None
+    owner = view.who.owner if not view.who.is_admin else query_value(request, "owner")
     jobs, next_cursor = context(request).app.list(
         status=status,
-        task=params.get("task") or None,
-        queue=params.get("queue") or None,
+        task=query_value(request, "task"),
+        queue=query_value(request, "queue"),
         owner=owner,
         limit=PAGE_SIZE,
-        cursor=params.get("cursor") or None,
+        cursor=query_value(request, "cursor"),
     )
     return {
         "title": "Jobs",
@@ -181,7 +196,7 @@ def jobs_page(request: Request, view: Viewer) -> dict[str, Any]:
 
 def failed_page(request: Request, view: Viewer) -> dict[str, Any]:
     owner = None if view.who.is_admin else view.who.owner
-    cursor = request.query_params.get("cursor") or None
+    cursor = query_value(request, "cursor")
     jobs, next_cursor = context(request).app.list(
         status="failed", owner=owner, limit=PAGE_SIZE, cursor=cursor
     )
@@ -263,7 +278,14 @@ def live_route(name: str, request: Request) -> Response:
         values = {**base_values(request, view, path), **build(request, view)}
         return web.templates.get_template("live.html").render(values)
 
-    return stream(page_changes(request, fragment))
+    # The first one is built before the stream starts: a bad filter then answers a 400 page,
+    # where inside the stream it could only cut the connection.
+    first = [fragment()]
+
+    def fragments() -> str:
+        return first.pop() if first else fragment()
+
+    return stream(page_changes(request, fragments))
 
 
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Cannot do that"}

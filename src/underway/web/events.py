@@ -22,13 +22,18 @@ from .access import Caller, visible_document
 from .api import ERRORS
 from .auth import Principal
 from .context import context
+from .documents import to_json
 
 RECONNECT_MS = 3000
 PAGE_INTERVAL = 1.0
 KEEP_ALIVE = ": keep-alive\n\n"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-router = APIRouter(prefix="/api", tags=["jobs"], responses={401: ERRORS[401], 403: ERRORS[403]})
+router = APIRouter(
+    prefix="/api",
+    tags=["jobs"],
+    responses={401: ERRORS[401], 403: ERRORS[403], 429: ERRORS[429]},
+)
 
 
 def message(data: str, event: str | None = None) -> str:
@@ -52,7 +57,7 @@ async def job_changes(request: Request, principal: Principal, job_id: str) -> As
         if document is None or not principal.may_see(document["owner"]):
             yield message(codec.dumps({"job_id": job_id}), event="gone")
             return
-        text = codec.dumps(document)
+        text = to_json(document)
         if text != last:
             yield message(text)
             last, quiet_since = text, time.monotonic()

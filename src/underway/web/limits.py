@@ -1,10 +1,14 @@
-"""Request body size limit and security headers, as plain ASGI middleware."""
+"""Request body size limit, security headers and unexpected errors, as plain ASGI middleware."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("underway.web")
+SERVER_ERROR = "internal server error: the server's log has the details"
 
 SECURITY_HEADERS = [
     (
@@ -54,21 +58,59 @@ class BodyLimit:
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body is larger than the limit of {self.max_bytes} bytes"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"request body is larger than the limit of {self.max_bytes} bytes"
+        # The unread body is still on the connection: close it rather than read it all.
+        await send_problem(send, 413, detail, [(b"connection", b"close")])
+
+
+async def send_problem(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServerErrors:
+    """An unexpected exception is logged and answered 500 with a problem document, and the
+    connection stays usable.
+
+    Starlette's own handler answers 500 and then re-raises, so that servers log the error; but
+    uvicorn, seeing an exception after a response started, closes the connection, and a client
+    reusing it (keep-alive) has its next request reset. Here the exception ends with the
+    answer. Only a response already under way when it fails is left to the server to cut off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            await send_problem(send, 500, SERVER_ERROR)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -119,7 +119,7 @@ def render_metrics(stats: dict[str, Any], run_times: dict[str, list[float]]) -> 
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **{code: json_problem(ERRORS[code]["description"]) for code in (401, 403)},
+        **{code: json_problem(ERRORS[code]["description"]) for code in (401, 403, 429)},
     },
     summary="Prometheus metrics (admin)",
 )

@@ -8,21 +8,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from .. import codec
 from ..model import Status
-
-MAX_DELAY_SECONDS = 366 * 24 * 3600.0
-PRIORITY_LIMIT = 2**31
+from ..validation import MAX_DELAY_SECONDS, MAX_PRIORITY, MIN_PRIORITY, text_problem
 
 
-def _utf8(text: str) -> str:
-    # JSON may carry lone surrogates ("\ud800"), which no database can store as text.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+def storable(text: str | None) -> str | None:
+    # JSON may carry lone surrogates ("\ud800") and NUL ("\u0000"), which some or all
+    # databases cannot store as text: refused here, on every backend alike.
+    if text is not None:
+        problem = text_problem(text)
+        if problem is not None:
+            raise ValueError(problem)
     return text
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_utf8)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
 
 
 class DispatchRequest(BaseModel):
@@ -37,10 +36,14 @@ class DispatchRequest(BaseModel):
     )
     queue: Name | None = Field(None, description="default: the task's queue")
     priority: int | None = Field(
-        None, ge=-PRIORITY_LIMIT, lt=PRIORITY_LIMIT, description="higher runs first"
+        None, ge=MIN_PRIORITY, le=MAX_PRIORITY, description="higher runs first"
     )
     delay: float | None = Field(
-        None, ge=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False, description="seconds to wait"
+        None,
+        ge=0,
+        le=MAX_DELAY_SECONDS,
+        allow_inf_nan=False,
+        description="seconds to wait (at most ten years)",
     )
     unique_key: Name | None = Field(
         None,
