@@ -20,7 +20,7 @@ from .settings import DEFAULT_LEASE_SECONDS, eager_from_env
 from .settings import database_url as database_url_from
 from .store import Store, open_store
 from .tasks import Task, TaskOptions
-from .validation import check_dispatch, checked_delay, checked_priority
+from .validation import check_dispatch, check_text, checked_delay, checked_priority, text_problem
 
 WAIT_POLL_SECONDS = 0.05
 WATCH_POLL_SECONDS = 0.25
@@ -217,6 +217,8 @@ class Underway:
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The job's status document, or None. A pending job's document carries a "warning"
         when no worker is alive, so nobody waits for a job that cannot start."""
+        if not _could_exist(job_id):
+            return None
         record = self.store.job_get(job_id)
         if record is None:
             return None
@@ -241,6 +243,9 @@ class Underway:
         next page (None on the last one)."""
         if not 1 <= limit <= 1000:
             raise ValueError(f"limit must be between 1 and 1000, got {limit}")
+        for field, value in (("task", task), ("queue", queue), ("owner", owner)):
+            check_text(field, value)
+        check_text("cursor", cursor)
         page = self.store.job_list(
             status=Status(status) if status else None,
             task=task,
@@ -269,14 +274,16 @@ class Underway:
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a pending job (it never runs) or a processing one (its worker stops it)."""
+        _must_exist(job_id)
         return status_document(self.store.job_cancel(job_id, time.time()))
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Queue a failed or cancelled job again, resuming from its checkpoint."""
+        _must_exist(job_id)
         return status_document(self.store.job_retry(job_id, time.time()))
 
     def delete(self, job_id: str) -> bool:
-        return self.store.job_delete(job_id)
+        return _could_exist(job_id) and self.store.job_delete(job_id)
 
     def prune(self, older_than: float) -> int:
         """Delete jobs that finished more than older_than seconds ago."""
@@ -341,3 +348,14 @@ class Underway:
 
     def __repr__(self) -> str:
         return f"<Underway {self.database_url} tasks={len(self.tasks)}>"
+
+
+def _could_exist(job_id: str) -> bool:
+    """False for an id no backend could hold (a NUL, a lone surrogate): PostgreSQL would refuse
+    even to look it up."""
+    return isinstance(job_id, str) and text_problem(job_id) is None
+
+
+def _must_exist(job_id: str) -> None:
+    if not _could_exist(job_id):
+        raise JobNotFound(f"no job with id {job_id!r}")
