@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict
 from typing import Any, overload
 
-from . import codec
+from . import codec, viewlinks
 from .attempt import run_inline, to_outcome
-from .errors import JobNotFound, UnknownTask
+from .errors import ConfigurationError, JobNotFound, UnknownTask
 from .ids import new_job_id
 from .job import Job
 from .model import FINISHED, Lease, NewJob, ProgressWrite, Status, status_document
@@ -32,11 +32,19 @@ class Underway:
 
     database_url defaults to UNDERWAY_DATABASE_URL, else sqlite:///underway.db. A bad URL or an
     unwritable path raises ConfigurationError here; the schema is created on first use.
+    secret_key signs view links (view_token); default UNDERWAY_SECRET_KEY.
     """
 
-    def __init__(self, database_url: str | None = None, *, eager: bool | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        eager: bool | None = None,
+        secret_key: str | bytes | None = None,
+    ) -> None:
         self.use_database(database_url_from(database_url))
         self.eager = eager_from_env() if eager is None else eager
+        self.secret_key = secret_key
         self.tasks: dict[str, Task] = {}
         self._lock = threading.Lock()
 
@@ -281,6 +289,19 @@ class Underway:
         """Queue a failed or cancelled job again, resuming from its checkpoint."""
         _must_exist(job_id)
         return status_document(self.store.job_retry(job_id, time.time()))
+
+    def view_token(self, job_id: str, ttl: float = viewlinks.DEFAULT_TTL_SECONDS) -> str:
+        """A token that lets whoever holds it read this one job for ttl seconds, and nothing
+        else: GET /api/jobs/{job_id}?view=TOKEN and its event stream. For e-mails and pages
+        without a session. Signed with secret_key, else UNDERWAY_SECRET_KEY: the server must
+        have the same key. No key: ConfigurationError."""
+        key = viewlinks.secret_key(self.secret_key)
+        if key is None:
+            raise ConfigurationError(
+                f"view links are signed with a secret key: set {viewlinks.ENV_SECRET_KEY} "
+                "(the same in the web server) or pass Underway(secret_key=...)"
+            )
+        return viewlinks.sign(key, job_id, ttl)
 
     def delete(self, job_id: str) -> bool:
         return _could_exist(job_id) and self.store.job_delete(job_id)

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.staticfiles import StaticFiles
 
+from .. import viewlinks
 from ..app import Underway
 from . import actions, api, dashboard, events, metrics, problems
-from .auth import Auth, load_tokens
+from .auth import Auth, Authenticate, load_tokens
 from .context import WebContext
 from .limits import BodyLimit, SecurityHeaders, ServerErrors
 from .throttle import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_SECONDS, Throttle
@@ -30,6 +31,7 @@ def create_app(
     app: Underway,
     *,
     tokens: str | Mapping[str, str] | None = None,
+    authenticate: Authenticate | None = None,
     secret_key: str | bytes | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     poll_interval: float = 0.25,
@@ -41,22 +43,28 @@ def create_app(
     """The API, event streams and dashboard for app's jobs, as an ASGI application.
 
     tokens: {token: owner}, "token=owner,..." text or the path of a file of such lines; None
-    reads UNDERWAY_TOKENS. Without any, only clients on this machine are served. The owner
-    "admin" sees every job; any other owner only its own.
-    secret_key signs dashboard sessions (default UNDERWAY_SECRET_KEY, else derived from the
-    tokens). poll_interval: how often an event stream reads the store. keepalive_interval:
-    seconds of silence before a stream sends a comment. secure_cookies: None sets the
-    cookie's Secure flag on https requests only.
+    reads UNDERWAY_TOKENS. Without any (and no authenticate), only clients on this machine are
+    served. The owner "admin" sees every job; any other owner only its own.
+    authenticate(request): the owner of an API request by your application's session, cookie
+    or header, None for anonymous (401); a def runs in a thread. Bearer tokens win over it, for
+    reads so does a dashboard session; if it raises: 401. The dashboard signs in with tokens
+    only: with a hook and no tokens it is off (403).
+    secret_key signs dashboard sessions (default app.secret_key, else UNDERWAY_SECRET_KEY, else
+    derived from the tokens) and checks view links (Underway.view_token: the same key as the
+    process that makes them; with no key set, no link is valid).
+    poll_interval: how often an event stream reads the store. keepalive_interval: seconds of
+    silence before a stream sends a comment. secure_cookies: None sets the cookie's Secure flag
+    on https requests only.
     failed_auth_limit: wrong tokens (bearer or sign-in) a client address may send within
     failed_auth_window seconds; after that it is answered 429 until the window passes. 0: no
     limit.
     """
-    if poll_interval <= 0 or keepalive_interval <= 0 or max_body_bytes < 0:
-        raise ValueError(
-            "poll_interval and keepalive_interval must be positive, max_body_bytes not negative"
-        )
-    if failed_auth_limit < 0 or failed_auth_window <= 0:
-        raise ValueError("failed_auth_limit must not be negative, failed_auth_window positive")
+    check_options(poll_interval, keepalive_interval, max_body_bytes, failed_auth_limit)
+    if failed_auth_window <= 0:
+        raise ValueError("failed_auth_window must be positive")
+    if authenticate is not None and not callable(authenticate):
+        raise TypeError("authenticate must be a function of the request")
+    secret_key = secret_key or app.secret_key
     web = FastAPI(
         title="underway",
         summary="Durable background jobs: dispatch, follow and operate them.",
@@ -67,12 +75,20 @@ def create_app(
     )
     web.state.underway = WebContext(
         app=app,
-        auth=Auth(load_tokens(tokens), secret_key, secure_cookies),
+        auth=Auth(load_tokens(tokens), secret_key, secure_cookies, authenticate),
         templates=dashboard.make_templates(),
         poll_interval=poll_interval,
         keepalive_interval=keepalive_interval,
         throttle=Throttle(failed_auth_limit, failed_auth_window),
+        view_key=viewlinks.secret_key(secret_key),
     )
+    assemble(web, max_body_bytes)
+    web.openapi = listing_tasks(web.openapi, app)  # type: ignore[method-assign]
+    return web
+
+
+def assemble(web: FastAPI, max_body_bytes: int) -> None:
+    """Routes, static files, error handlers and middleware."""
     for router in (api.router, events.router, metrics.router, actions.router, dashboard.router):
         web.include_router(router)
     web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -83,8 +99,15 @@ def create_app(
     web.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     web.add_middleware(ServerErrors)
     web.add_middleware(SecurityHeaders)
-    web.openapi = listing_tasks(web.openapi, app)  # type: ignore[method-assign]
-    return web
+
+
+def check_options(poll: float, keepalive: float, max_body_bytes: int, failures: int) -> None:
+    if poll <= 0 or keepalive <= 0 or max_body_bytes < 0:
+        raise ValueError(
+            "poll_interval and keepalive_interval must be positive, max_body_bytes not negative"
+        )
+    if failures < 0:
+        raise ValueError("failed_auth_limit must not be negative")
 
 
 def listing_tasks(generate: Callable[[], dict[str, Any]], app: Underway) -> Callable[[], Any]:

@@ -18,7 +18,7 @@ from ..errors import InvalidTransition, JobNotFound
 from .access import visible_document
 from .auth import Principal
 from .context import client_address, context, root
-from .dashboard import PageError, Viewer, render, viewer
+from .dashboard import PageError, Viewer, check_dashboard, render, viewer
 from .filters import urlencode
 
 MAX_FIELDS = 20
@@ -82,6 +82,7 @@ def too_many_sign_ins(request: Request, view: Viewer, target: str, wait: int) ->
 
 @router.get("/signin")
 def sign_in_form(request: Request) -> Response:
+    check_dashboard(request)
     target = request.query_params.get("next", "/")
     if context(request).auth.open:
         return back_to(request, target, "/")
@@ -90,6 +91,7 @@ def sign_in_form(request: Request) -> Response:
 
 @router.post("/signin")
 async def sign_in(request: Request) -> Response:
+    check_dashboard(request)
     auth = context(request).auth
     view = anonymous(request)
     form = await checked_form(request, view)

@@ -12,7 +12,7 @@ from ..app import NO_WORKER_WARNING
 from ..errors import InvalidTransition, JobNotFound
 from ..model import Status
 from . import schemas
-from .access import Admin, Caller, not_found, visible_document
+from .access import Admin, Caller, Reader, not_found, visible_document
 from .auth import Principal
 from .context import context
 from .documents import DocumentResponse
@@ -22,9 +22,12 @@ NO_WORKER_HINT = "start one with `underway worker --app module:app` or `underway
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Problem, "description": "the body cannot be read as JSON text"},
-    401: {"model": schemas.Problem, "description": "missing or invalid bearer token"},
+    401: {"model": schemas.Problem, "description": "not signed in, or an invalid bearer token"},
     403: {"model": schemas.Problem, "description": "not allowed from here, or not an admin"},
-    404: {"model": schemas.Problem, "description": "no such job, or not yours"},
+    404: {
+        "model": schemas.Problem,
+        "description": "no such job, not yours, or a view token not valid for it",
+    },
     409: {"model": schemas.Problem, "description": "the job is not in a state that allows this"},
     413: {"model": schemas.Problem, "description": "request body over the size limit"},
     429: {
@@ -127,7 +130,7 @@ def list_jobs(
     responses={404: ERRORS[404]},
     summary="One job's status document",
 )
-def get_job(job_id: str, request: Request, principal: Caller) -> DocumentResponse:
+def get_job(job_id: str, request: Request, principal: Reader) -> DocumentResponse:
     return DocumentResponse(visible_document(request, principal, job_id))
 
 

@@ -1,8 +1,9 @@
 """Tokens, owners, sessions and CSRF: who is asking, and which jobs they may see.
 
-A token maps to an owner. The owner "admin" sees every job; any other owner sees only the jobs it
-dispatched, and everyone else's answer 404, as if they did not exist. Without tokens the server is
-open, which is allowed only for clients on this machine.
+A token maps to an owner, and so may the host application's authenticate hook (its own session,
+cookie or header). The owner "admin" sees every job; any other owner sees only the jobs it
+dispatched, and everyone else's answer 404, as if they did not exist. Without tokens or a hook the
+server is open, which is allowed only for clients on this machine.
 """
 
 from __future__ import annotations
@@ -12,34 +13,42 @@ import hmac
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
 from ..validation import text_problem
+from ..viewlinks import ENV_SECRET_KEY
 
 ADMIN = "admin"
 ENV_TOKENS = "UNDERWAY_TOKENS"
-ENV_SECRET_KEY = "UNDERWAY_SECRET_KEY"
 SESSION_COOKIE = "underway_session"
 SESSION_MAX_AGE = 12 * 3600
+
+# The host application's hook: the owner a request comes from, None for anonymous. A plain
+# function runs in a worker thread (it may block); an async one on the event loop.
+Authenticate = Callable[[Request], str | Awaitable[str | None] | None]
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking. owner None: the open, token-less local mode, which sees everything."""
+    """Who is asking. owner None: the open, token-less local mode, which sees everything.
+    job_id: the holder of a view link, who may read that one job and nothing else."""
 
     owner: str | None
+    job_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
-        return self.owner is None or self.owner == ADMIN
+        return self.job_id is None and (self.owner is None or self.owner == ADMIN)
 
-    def may_see(self, job_owner: str | None) -> bool:
+    def may_see(self, job_owner: str | None, job_id: str | None = None) -> bool:
+        if self.job_id is not None:
+            return job_id == self.job_id
         return self.is_admin or job_owner == self.owner
 
 
@@ -134,10 +143,13 @@ class Auth:
         tokens: Mapping[str, str],
         secret_key: str | bytes | None = None,
         secure_cookies: bool | None = None,
+        authenticate: Authenticate | None = None,
     ) -> None:
         # Tokens are kept only as digests: lookups do not compare secrets character by character.
         self._owners = {_digest(token): owner for token, owner in tokens.items()}
-        self.open = not self._owners
+        self.authenticate = authenticate
+        self.has_tokens = bool(self._owners)
+        self.open = not self._owners and authenticate is None
         self.secure_cookies = secure_cookies
         key = secret_key or os.environ.get(ENV_SECRET_KEY) or self._derived_key(tokens)
         self._key = key.encode() if isinstance(key, str) else key

@@ -23,6 +23,7 @@ class WebContext:
     poll_interval: float
     keepalive_interval: float
     throttle: Throttle  # failed token checks per client address
+    view_key: bytes | None = None  # checks view links (Underway.view_token); None: none valid
 
 
 def client_address(request: HTTPConnection) -> str:

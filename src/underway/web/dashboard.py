@@ -28,6 +28,10 @@ from .summary import overview
 
 HERE = Path(__file__).parent
 NO_WORKER_HINT = "underway worker --app yourproject.jobs:app"
+NO_DASHBOARD = (
+    "This dashboard signs in with a token from UNDERWAY_TOKENS, and this server has none. "
+    "Its API answers the users your application signs in."
+)
 PAGE_SIZE = 50
 TRANSIENT_PARAMS = frozenset({"fragment", "done", "n"})
 NOTICES = {
@@ -73,7 +77,16 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
+def check_dashboard(request: Request) -> None:
+    """403 when nobody could sign in: a server with an authenticate hook and no tokens. The
+    hook serves the API only (the dashboard's forms and pages would all have to call it)."""
+    auth = context(request).auth
+    if not auth.open and not auth.has_tokens:
+        raise PageError(403, NO_DASHBOARD)
+
+
 def viewer(request: Request) -> Viewer:
+    check_dashboard(request)
     auth = context(request).auth
     session = auth.session(request)
     if auth.open:

@@ -18,7 +18,7 @@ from starlette.responses import StreamingResponse
 
 from .. import codec
 from ..model import Status
-from .access import Caller, visible_document
+from .access import Reader, visible_document
 from .api import ERRORS
 from .auth import Principal
 from .context import context
@@ -54,7 +54,7 @@ async def job_changes(request: Request, principal: Principal, job_id: str) -> As
     last, quiet_since = None, time.monotonic()
     while True:
         document: dict[str, Any] | None = await to_thread.run_sync(web.app.get, job_id)
-        if document is None or not principal.may_see(document["owner"]):
+        if document is None or not principal.may_see(document["owner"], job_id):
             yield message(codec.dumps({"job_id": job_id}), event="gone")
             return
         text = to_json(document)
@@ -98,6 +98,6 @@ async def page_changes(request: Request, render: Callable[[], str]) -> AsyncIter
     },
     summary="Follow a job by Server-Sent Events",
 )
-async def job_events(job_id: str, request: Request, principal: Caller) -> StreamingResponse:
+async def job_events(job_id: str, request: Request, principal: Reader) -> StreamingResponse:
     await to_thread.run_sync(visible_document, request, principal, job_id)
     return stream(job_changes(request, principal, job_id))
