@@ -25,16 +25,21 @@ def base_url(jobs: Underway) -> Iterator[str]:
 
 
 def events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """(kind, payload) per SSE message: ("data", json), ("comment", text) or ("retry", ms)."""
+    """(kind, payload) per SSE line: ("data", json) for a plain message, (name, json) for the
+    data of a named event (`event: end`), ("comment", text) or ("retry", ms)."""
+    named = None
     for line in lines:
-        if line.startswith("data: "):
-            yield "data", line[len("data: ") :]
+        if not line:
+            named = None
+        elif line.startswith("data: "):
+            yield named or "data", line[len("data: ") :]
         elif line.startswith(":"):
             yield "comment", line[1:].strip()
         elif line.startswith("retry: "):
             yield "retry", line[len("retry: ") :]
         elif line.startswith("event: "):
-            yield "event", line[len("event: ") :]
+            named = line[len("event: ") :]
+            yield "event", named
 
 
 def test_stream_follows_a_job_live_and_ends_after_it_completes(
@@ -47,11 +52,14 @@ def test_stream_follows_a_job_live_and_ends_after_it_completes(
         )
         job_id = created.json()["job_id"]
         documents: list[dict[str, Any]] = []
+        ended = None
         with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
             assert stream.headers["cache-control"] == "no-cache"
             for kind, payload in events(stream.iter_lines()):
+                if kind == "end":
+                    ended = json.loads(payload)
                 if kind != "data":
                     continue
                 document = json.loads(payload)
@@ -67,6 +75,7 @@ def test_stream_follows_a_job_live_and_ends_after_it_completes(
             # The loop ends because the server closed the stream, not because we stopped reading.
     statuses = [d["status"] for d in documents]
     assert statuses[0] == "pending" and statuses[-1] == "completed"
+    assert ended == {"job_id": job_id, "status": "completed"}  # the last message: close now
     assert "processing" in statuses
     progress = [d["progress"]["processed"] for d in documents]
     assert progress == sorted(progress)
@@ -100,6 +109,10 @@ def test_stream_sends_keep_alives_while_idle_and_ends_on_cancel(
     assert ("comment", "keep-alive") in seen
     data = [json.loads(p) for k, p in seen if k == "data"]
     assert [d["status"] for d in data] == ["pending", "cancelled"]
+    assert seen[-1] == (
+        "end",
+        json.dumps({"job_id": job_id, "status": "cancelled"}, separators=(",", ":")),
+    )
 
 
 def test_stream_of_a_finished_job_sends_it_once_and_ends(jobs: Underway, base_url: str) -> None:
@@ -107,9 +120,11 @@ def test_stream_of_a_finished_job_sends_it_once_and_ends(jobs: Underway, base_ur
     job_id = jobs.dispatch("demo.boom", owner="alice")
     with httpx.Client(base_url=base_url, headers=ADMIN, timeout=READ_TIMEOUT) as client:
         body = client.get(f"/api/jobs/{job_id}/events").text
-    data = [line for line in body.splitlines() if line.startswith("data: ")]
+    messages = list(events(iter(body.splitlines())))
+    data = [payload for kind, payload in messages if kind == "data"]
     assert len(data) == 1
-    assert json.loads(data[0][6:])["error"] == "RuntimeError: the model refused"
+    assert json.loads(data[0])["error"] == "RuntimeError: the model refused"
+    assert messages[-1] == ("end", f'{{"job_id":"{job_id}","status":"failed"}}')
 
 
 def test_stream_tells_when_the_job_is_deleted(jobs: Underway, base_url: str) -> None:

@@ -47,8 +47,9 @@ def stream(body: AsyncIterator[str]) -> StreamingResponse:
 
 
 async def job_changes(request: Request, principal: Principal, job_id: str) -> AsyncIterator[str]:
-    """The document now, then once per change; ends after a finished status is sent, or with an
-    `event: gone` when the job is deleted meanwhile."""
+    """The document now, then once per change; after a finished one, an `event: end` naming the
+    status closes the stream (an EventSource closes on it, rather than reconnecting to a job
+    that will not change again); `event: gone` when the job is deleted meanwhile."""
     web = context(request)
     yield f"retry: {RECONNECT_MS}\n\n"
     last, quiet_since = None, time.monotonic()
@@ -62,6 +63,8 @@ async def job_changes(request: Request, principal: Principal, job_id: str) -> As
             yield message(text)
             last, quiet_since = text, time.monotonic()
             if Status(document["status"]).finished:
+                end = {"job_id": job_id, "status": document["status"]}
+                yield message(codec.dumps(end), event="end")
                 return
         elif time.monotonic() - quiet_since >= web.keepalive_interval:
             yield KEEP_ALIVE
@@ -91,7 +94,8 @@ async def page_changes(request: Request, render: Callable[[], str]) -> AsyncIter
     responses={
         200: {
             "description": "text/event-stream: one `data:` line with the status document per "
-            "change; ends after the job finishes",
+            "change; after the finished document, `event: end` with the job id and status, and "
+            "the stream closes (`event: gone` if the job is deleted)",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         404: ERRORS[404],

@@ -29,6 +29,7 @@
     source.onopen = function () { failures = 0; };
     source.onmessage = function (e) { failures = 0; onData(e.data); };
     source.addEventListener("gone", function () { stop(); location.reload(); });
+    source.addEventListener("end", stop);  /* the job is over: do not reconnect */
     source.onerror = function () {
       if (++failures >= 3) { source.close(); source = null; fallback(); }
     };
