@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +75,33 @@ def test_watch_yields_each_change_and_ends_at_the_finished_status(sqlite_url: st
     job_id = app.dispatch("count", {"n": 3})
     store = app.store
 
-    def work() -> None:  # a worker's writes, through the store, while the job is watched
-        time.sleep(0.3)
-        record = store.job_claim_one("w", job_id, 30, time.time())
-        assert record is not None
-        lease = Lease(job_id, record.attempts)
+    shown = threading.Semaphore(0)  # released once per document the watcher yields
+
+    def work() -> None:  # a worker's writes, through the store, each once the last was seen
+        def after_seen(write: Callable[[], object]) -> None:
+            assert shown.acquire(timeout=10), "the watcher did not show the last change"
+            write()
+
+        claimed: list[Lease] = []
+
+        def claim() -> None:
+            record = store.job_claim_one("w", job_id, 30, time.time())
+            assert record is not None
+            claimed.append(Lease(job_id, record.attempts))
+
+        after_seen(claim)
         for processed in (1, 2, 3):
-            time.sleep(0.3)
-            store.job_write_progress("w", [ProgressWrite(lease, total=3, processed=processed)])
-        time.sleep(0.3)
-        store.job_finish("w", [Outcome(lease, Status.COMPLETED, time.time(), result=3)])
+            write = ProgressWrite(claimed[0], total=3, processed=processed)
+            after_seen(lambda write=write: store.job_write_progress("w", [write]))
+        outcome = Outcome(claimed[0], Status.COMPLETED, time.time(), result=3)
+        after_seen(lambda: store.job_finish("w", [outcome]))
 
     async def watch() -> list[dict[str, Any]]:
-        return [document async for document in app.watch(job_id, interval=0.02)]
+        seen = []
+        async for document in app.watch(job_id, interval=0.02):
+            seen.append(document)
+            shown.release()
+        return seen
 
     writer = threading.Thread(target=work)
     writer.start()
