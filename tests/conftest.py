@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from underway.store import Store, open_store
+
 POSTGRES_URL = os.environ.get("UNDERWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -66,6 +68,15 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs once per backend."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh, migrated store, once per backend."""
+    opened = open_store(database_url)
+    opened.schema_ensure()
+    yield opened
+    opened.close()
 
 
 CHROMIUM = Path(os.environ.get("UNDERWAY_CHROMIUM", "/usr/bin/chromium"))

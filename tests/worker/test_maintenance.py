@@ -18,7 +18,7 @@ import pytest
 from underway.errors import StoreUnavailable
 from underway.ids import new_job_id
 from underway.model import JobRecord, Lease, NewJob, Status
-from underway.store import Store, open_store
+from underway.store import Store
 from underway.worker.books import Running
 from underway.worker.config import WorkerConfig
 from underway.worker.maintenance import Duty, Maintenance, Report
@@ -27,14 +27,6 @@ from underway.worker.pool import Child
 LEASE = 30.0  # so the heartbeat is due every 1 s and the rescue every 10 s
 T0 = 1000.0
 ME, OTHER = "me:1:aaaaaa", "other:2:bbbbbb"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    opened = open_store(url)
-    opened.schema_ensure()
-    yield opened
-    opened.close()
 
 
 class Clock:
