@@ -113,7 +113,7 @@ class SQLiteConnection:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
-        with self._busy_is_unavailable():
+        with self._as_store_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -124,7 +124,7 @@ class SQLiteConnection:
             conn.execute("COMMIT")
 
     @contextmanager
-    def _busy_is_unavailable(self) -> Iterator[None]:
+    def _as_store_errors(self) -> Iterator[None]:
         """Turn SQLite's errors into underway's: a lock held past the busy time-out is an outage
         (StoreUnavailable); a damaged or unreadable file is a StoreError naming the file.
         Constraint errors pass through for the operation to explain."""

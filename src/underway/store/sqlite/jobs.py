@@ -30,7 +30,7 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
                 self._conn.execute(_INSERT_ONE, insert_row(job, job.encoded_args()))
             except sqlite3.DatabaseError:
                 # Entered only on an error: as a wrapper it costs a fifth of dispatch's Python.
-                with self._busy_is_unavailable():
+                with self._as_store_errors():
                     raise
             return job.id
         params = insert_params(job, job.encoded_args())
@@ -68,7 +68,7 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
 
     def job_get(self, job_id: str) -> JobRecord | None:
         conn = self._conn
-        with self._busy_is_unavailable():
+        with self._as_store_errors():
             row = conn.execute(Q["job_get"], {"id": job_id}).fetchone()
             if row is None:
                 return None
@@ -78,7 +78,7 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
         return job_record(row, results, errors)
 
     def _job_list_rows(self, params: dict[str, Any]) -> list[sqlite3.Row]:
-        with self._busy_is_unavailable():
+        with self._as_store_errors():
             return self._conn.execute(Q["job_list"], params).fetchall()
 
     def job_cancel(self, job_id: str, now: float) -> JobRecord:

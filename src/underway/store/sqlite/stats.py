@@ -12,7 +12,7 @@ from .workers import SQLiteWorkers
 class SQLiteStats(SQLiteWorkers):
     def stats(self, now: float) -> Stats:
         conn = self._conn
-        with self._busy_is_unavailable():
+        with self._as_store_errors():
             counts = conn.execute(Q["stats_counts"]).fetchall()
             finished = conn.execute(Q["stats_finished_since"], {"since": now - 60}).fetchall()
         return stats_of(counts, finished, self.worker_list(now))

@@ -53,7 +53,7 @@ class SQLiteWorkers(SQLiteConnection):
         return rescued(rows)
 
     def worker_list(self, now: float) -> list[WorkerInfo]:
-        with self._busy_is_unavailable():
+        with self._as_store_errors():
             rows = self._conn.execute(Q["workers_alive"], {"now": now}).fetchall()
         return [_worker(row) for row in rows]
 
