@@ -158,10 +158,8 @@ def not_found(job_id: str) -> HTTPException:
 
 def visible_document(request: HTTPConnection, principal: Principal, job_id: str) -> dict[str, Any]:
     """The job's status document, or 404 when it does not exist or belongs to someone else:
-    a 403 would confirm that the id exists. An id no backend could store (a NUL character)
-    is not looked up: it cannot exist."""
-    if text_problem(job_id) is not None:
-        raise not_found(job_id)
+    a 403 would confirm that the id exists. (app.get answers None, without a lookup, for an
+    id no backend could store.)"""
     document = context(request).app.get(job_id)
     if document is None or not principal.may_see(document["owner"], job_id):
         raise not_found(job_id)
