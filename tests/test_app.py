@@ -103,7 +103,11 @@ def test_dispatch_writes_a_pending_status_document(app: Underway) -> None:
     assert document["args"] == {"entry_ids": ["a", "b"]}
     assert document["max_attempts"] == 3 and document["attempts"] == 0
     assert document["priority"] == 2
-    assert document["progress"] == {"total": None, "processed": 0, "percent": None, "current": None}
+    assert document["progress"] == {
+        "total": None, "processed": 0, "percent": None, "current": None, "rate_per_s": None,
+        "eta_s": None,
+    }  # fmt: skip
+    assert document["output_length"] == 0
     assert document["created_at"].endswith("Z")
     assert document["warning"] == "no worker is running"
 
@@ -327,7 +331,11 @@ def test_eager_mode_runs_at_dispatch_and_writes_the_document(sqlite_url: str) ->
     assert document is not None
     assert document["status"] == "completed"
     assert document["result"] == {"fixed": 3}
-    assert document["progress"] == {"total": 3, "processed": 3, "percent": 100.0, "current": "c.py"}
+    progress = document["progress"]
+    assert {key: progress[key] for key in ("total", "processed", "percent", "current")} == {
+        "total": 3, "processed": 3, "percent": 100.0, "current": "c.py"
+    }  # fmt: skip
+    assert progress["eta_s"] is None  # finished: nothing left to estimate
     assert [r["success"] for r in document["results"]] == [True, False, True]
     assert document["usage"] == {"tokens": 30, "ai_cost": 1.5}
     assert document["errors"] == ["one file was read-only"]

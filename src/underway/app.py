@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any, overload
 
-from . import codec, viewlinks
-from .attempt import run_inline, to_outcome
+from . import asyncapi, codec, viewlinks
+from .eager import run_eagerly
 from .errors import ConfigurationError, JobNotFound, UnknownTask
 from .ids import new_job_id
-from .job import Job
-from .model import FINISHED, Lease, NewJob, ProgressWrite, Status, status_document
-from .settings import DEFAULT_LEASE_SECONDS, eager_from_env
+from .job import OUTPUT_LIMIT
+from .model import FINISHED, JobRecord, NewJob, Status, status_document
 from .settings import database_url as database_url_from
+from .settings import eager_from_env
 from .store import Store, open_store
 from .tasks import Task, TaskOptions
 from .validation import check_dispatch, check_text, checked_delay, checked_priority, text_problem
 
 WAIT_POLL_SECONDS = 0.05
-WATCH_POLL_SECONDS = 0.25
 NO_WORKER_WARNING = "no worker is running"
 
 
@@ -131,7 +128,7 @@ class Underway:
         [job] = self._new_jobs(task, [kwargs], queue, priority, delay, owner, unique_key)
         job_id = self.store.job_enqueue(job, connection)
         if self.eager and job_id == job.id and connection is None:
-            self._run_eagerly(task, job_id)
+            run_eagerly(self.store, task, job_id)
         return job_id
 
     def dispatch_many(
@@ -151,7 +148,7 @@ class Underway:
         ids = self.store.job_enqueue_many(jobs)
         if self.eager:
             for job_id in ids:
-                self._run_eagerly(task, job_id)
+                run_eagerly(self.store, task, job_id)
         return ids
 
     def _new_jobs(
@@ -194,32 +191,6 @@ class Underway:
             )
         return jobs
 
-    def _run_eagerly(self, task: Task, job_id: str) -> None:
-        """Run every attempt now, in this thread, writing the status document as a worker
-        would. Backoff waits are skipped."""
-        worker_id = f"eager-{os.getpid()}"
-        while True:
-            record = self.store.job_claim_one(worker_id, job_id, DEFAULT_LEASE_SECONDS, time.time())
-            if record is None:
-                return
-
-            def save(_job: Job, write: ProgressWrite) -> bool:
-                return not self.store.job_write_progress(worker_id, [write])
-
-            job = Job.resuming(record, save)
-            attempt = run_inline(task, job, record.args)
-            outcome = to_outcome(
-                Lease(record.id, record.attempts),
-                attempt,
-                max_attempts=record.max_attempts,
-                backoff=0.0,
-                now=time.time(),
-                progress=job.take_progress(force=True),
-            )
-            self.store.job_finish(worker_id, [outcome])
-            if outcome.status != Status.PENDING:
-                return
-
     # -- reading and operating -----------------------------------------------------------------
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -228,8 +199,10 @@ class Underway:
         if not _could_exist(job_id):
             return None
         record = self.store.job_get(job_id)
-        if record is None:
-            return None
+        return None if record is None else self.document_of(record)
+
+    def document_of(self, record: JobRecord) -> dict[str, Any]:
+        """The status document of a record read from this app's store, as get() gives it."""
         document = status_document(record)
         if record.status == Status.PENDING and not self.eager and not self.workers_alive():
             document["warning"] = NO_WORKER_WARNING
@@ -303,6 +276,16 @@ class Underway:
             )
         return viewlinks.sign(key, job_id, ttl)
 
+    def output(self, job_id: str, offset: int = 0, limit: int = OUTPUT_LIMIT) -> str:
+        """The job's live output (job.stream) from character offset, at most limit characters
+        ("" past the end). Raises JobNotFound; ValueError for a negative offset or limit."""
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must not be negative, got {offset} and {limit}")
+        found = self.store.job_output(job_id, offset, limit) if _could_exist(job_id) else None
+        if found is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return found[0]
+
     def delete(self, job_id: str) -> bool:
         return _could_exist(job_id) and self.store.job_delete(job_id)
 
@@ -320,52 +303,12 @@ class Underway:
             "workers": [asdict(worker) for worker in stats.workers],
         }
 
-    # -- the same, awaitable ------------------------------------------------------------------
-    # Store calls block (a SQLite write may wait on another writer's lock for seconds), so
-    # each runs in a thread of the loop's default executor: the event loop never waits on the
-    # database. Same arguments, errors and semantics as the plain calls, eager mode included.
+    # -- the same, awaitable (asyncapi.py) ------------------------------------------------------
 
-    async def dispatch_async(
-        self, task_or_name: Task | str, kwargs: dict[str, Any] | None = None, **options: Any
-    ) -> str:
-        """dispatch(), without blocking the event loop."""
-        return await asyncio.to_thread(self.dispatch, task_or_name, kwargs, **options)
-
-    async def get_async(self, job_id: str) -> dict[str, Any] | None:
-        """get(), without blocking the event loop."""
-        return await asyncio.to_thread(self.get, job_id)
-
-    async def wait_async(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """wait(), without blocking the event loop: the document once the job has ended."""
-        status = "pending"
-        try:
-            async with asyncio.timeout(timeout):
-                async for document in self.watch(job_id):
-                    status = document["status"]
-                    if Status(status) in FINISHED:
-                        return document
-        except TimeoutError:
-            raise TimeoutError(f"job {job_id} still {status} after {timeout} s") from None
-        raise AssertionError("watch() ends only after a finished status")  # pragma: no cover
-
-    async def watch(
-        self, job_id: str, interval: float = WATCH_POLL_SECONDS
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the job's status document now and again each time it changes; end after the
-        document of a finished status. Raises JobNotFound."""
-        last: dict[str, Any] | None = None
-        delay = min(interval, 0.005)
-        while True:
-            document = await self.get_async(job_id)
-            if document is None:
-                raise JobNotFound(f"no job with id {job_id}")
-            if document != last:
-                yield document
-                last, delay = document, min(interval, 0.005)
-                if Status(document["status"]) in FINISHED:
-                    return
-            await asyncio.sleep(delay)
-            delay = min(interval, delay * 2)
+    dispatch_async = asyncapi.dispatch_async
+    get_async = asyncapi.get_async
+    wait_async = asyncapi.wait_async
+    watch = asyncapi.watch
 
     def __repr__(self) -> str:
         return f"<Underway {self.database_url} tasks={len(self.tasks)}>"

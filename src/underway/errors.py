@@ -27,3 +27,7 @@ class InvalidTransition(UnderwayError):
 
 class UnknownTask(UnderwayError):
     """No task with that name is registered."""
+
+
+class OutputTooLarge(UnderwayError):
+    """A task streamed more live output (job.stream) than a job may hold."""

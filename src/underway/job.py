@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from . import codec
-from .errors import UnderwayError
+from .errors import OutputTooLarge, UnderwayError
 from .model import JobRecord, Lease, ProgressWrite
+
+# Characters of live output (job.stream) one job may hold, over all its attempts.
+OUTPUT_LIMIT = 1_000_000
+# The rate is measured over the last RATE_SNAPSHOTS snapshots of (time, processed), taken at
+# most one per RATE_SNAPSHOT_SECONDS as progress is sent: about the last half minute.
+RATE_SNAPSHOTS = 30
+RATE_SNAPSHOT_SECONDS = 1.0
+# What not every database can store as text: NUL, and lone surrogates (not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class JobLost(UnderwayError):
@@ -23,10 +35,12 @@ class Job:
 
     Progress calls only change memory and are cheap; the worker sends what changed at most once
     per progress interval, and with the job's outcome. save_checkpoint() is the exception: it
-    returns once the checkpoint, with the progress and results so far, is stored.
+    returns once the checkpoint, with the progress and results so far, is stored. Each write
+    also carries the rate, items per second over about the last half minute of this attempt,
+    measured as progress is sent (so advance() stays a plain addition).
 
     Owned by the task that runs it; the worker's flusher reads it from another thread, so the
-    lists of new entries are swapped under a lock.
+    lists of new entries and output are swapped under a lock.
     """
 
     def __init__(
@@ -40,6 +54,7 @@ class Job:
         usage: dict[str, float] | None = None,
         checkpoint: Any = None,
         saver: CheckpointSaver | None = None,
+        output_length: int = 0,
     ) -> None:
         self.id = job_id
         self.attempt = attempt
@@ -56,10 +71,16 @@ class Job:
         self._sent_errors = 0
         self._dirty = False
         self._cancelled = threading.Event()
+        # Characters of output so far: stored by earlier attempts, or streamed by this one.
+        self.output_length = output_length
+        self._output: list[str] = []
+        self._snapshots = deque([(time.monotonic(), processed)], maxlen=RATE_SNAPSHOTS)
+        self._rate_measured = False
 
     @classmethod
     def resuming(cls, record: JobRecord, saver: CheckpointSaver | None) -> Job:
-        """The context for a claimed job: its progress, usage and checkpoint carry over."""
+        """The context for a claimed job: its progress, usage, checkpoint and the length of its
+        output carry over."""
         return cls(
             record.id,
             record.attempts,
@@ -69,6 +90,7 @@ class Job:
             usage=record.usage,
             checkpoint=record.checkpoint,
             saver=saver,
+            output_length=record.output_length,
         )
 
     # -- progress ------------------------------------------------------------------------------
@@ -104,6 +126,33 @@ class Job:
     def add_error(self, message: str) -> None:
         with self._lock:
             self.errors.append(str(message))
+        self._dirty = True
+
+    def stream(self, text: str) -> None:
+        """Append text to the job's live output, to be read while the job runs (its event
+        stream, GET /api/jobs/{id}/output, Underway.output). Cheap: it only changes memory; the
+        text goes with the next progress write, as results do.
+
+        The output is append-only across attempts: a retried task's output follows what its
+        earlier attempts wrote (say so in the text if it matters). NUL and lone surrogates,
+        which not every database stores as text, become U+FFFD, one character for one, so
+        offsets are unchanged. A job holds at most OUTPUT_LIMIT characters over all attempts:
+        text that would pass it raises OutputTooLarge, and none of that text is kept."""
+        if not isinstance(text, str):
+            raise TypeError(f"stream takes a str, got {type(text).__name__}")
+        if not text:
+            return
+        if "\0" in text or not text.isascii():
+            text = _UNSTORABLE.sub("\ufffd", text)
+        with self._lock:
+            if self.output_length + len(text) > OUTPUT_LIMIT:
+                raise OutputTooLarge(
+                    f"job {self.id}: {len(text):,} more characters of output would pass the "
+                    f"limit of {OUTPUT_LIMIT:,} a job may hold (it has {self.output_length:,}); "
+                    "none of them were kept"
+                )
+            self._output.append(text)
+            self.output_length += len(text)
         self._dirty = True
 
     def add_usage(self, **numbers: float) -> None:
@@ -155,6 +204,8 @@ class Job:
             errors = self.errors[self._sent_errors :]
             self._sent_results = len(self.results)
             self._sent_errors = len(self.errors)
+            output, self._output = "".join(self._output), []
+            rate = self._measure_rate()
         return ProgressWrite(
             lease=Lease(self.id, self.attempt),
             total=self.total,
@@ -163,4 +214,22 @@ class Job:
             usage=dict(self.usage),
             results=results,
             errors=errors,
+            output=output,
+            rate=rate,
         )
+
+    def _measure_rate(self) -> float | None:
+        """Items per second from the oldest snapshot kept to now; None until the window spans
+        a second in which items were processed. Takes a snapshot at most once a second."""
+        now, processed = time.monotonic(), self.processed
+        snapshots = self._snapshots
+        if processed < snapshots[-1][1]:  # counted again from lower down: start a new window
+            snapshots.clear()
+        if not snapshots or now - snapshots[-1][0] >= RATE_SNAPSHOT_SECONDS:
+            snapshots.append((now, processed))
+        since, processed_then = snapshots[0]
+        span, done = now - since, processed - processed_then
+        if span < RATE_SNAPSHOT_SECONDS or (done <= 0 and not self._rate_measured):
+            return None
+        self._rate_measured = True
+        return done / span

@@ -83,6 +83,10 @@ class JobRecord:
     traceback: str | None = None
     results: tuple[dict[str, Any], ...] = ()
     errors: tuple[str, ...] = ()
+    # Characters of live output (job.stream) stored so far, over every attempt.
+    output_length: int = 0
+    # Items per second as the attempt last reported it; None until it was measured.
+    progress_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,8 @@ class Lease:
 
 @dataclass(slots=True)
 class ProgressWrite:
-    """A job's progress as its attempt last reported it. Totals are absolute; entries are new."""
+    """A job's progress as its attempt last reported it. Totals and the rate are absolute;
+    entries and output are new (output: the text streamed since the last write)."""
 
     lease: Lease
     total: int | None = None
@@ -106,6 +111,8 @@ class ProgressWrite:
     errors: list[str] = field(default_factory=list)
     checkpoint: Any = None
     has_checkpoint: bool = False
+    output: str = ""
+    rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +141,8 @@ class ClaimRequest:
 
 
 def merge_progress(older: ProgressWrite | None, newer: ProgressWrite) -> ProgressWrite:
-    """One write that stands for both: the newer totals, every entry, the latest checkpoint."""
+    """One write that stands for both: the newer totals, every entry, the output of both in
+    order, the latest checkpoint and the latest rate known."""
     if older is None:
         return newer
     return ProgressWrite(
@@ -147,6 +155,8 @@ def merge_progress(older: ProgressWrite | None, newer: ProgressWrite) -> Progres
         older.errors + newer.errors,
         newer.checkpoint if newer.has_checkpoint else older.checkpoint,
         newer.has_checkpoint or older.has_checkpoint,
+        older.output + newer.output,
+        newer.rate if newer.rate is not None else older.rate,
     )
 
 
@@ -165,8 +175,29 @@ def percent(record: JobRecord) -> float | None:
     return None
 
 
+def rate_per_s(record: JobRecord) -> float | None:
+    """The stored rate to four significant digits: the rest is noise of the measuring."""
+    rate = record.progress_rate
+    return None if rate is None else float(f"{rate:.4g}")
+
+
+def eta_s(record: JobRecord) -> float | None:
+    """Seconds left at the stored rate, to a tenth: (total - processed) / rate, only while the
+    job is processing with a known total and a rate above 0. None in every other case: not
+    yet measured, no total, not started, or finished (nothing is left to estimate then)."""
+    rate, total = record.progress_rate, record.progress_total
+    if record.status != Status.PROCESSING or total is None or rate is None or rate <= 0:
+        return None
+    return round(max(0.0, (total - record.progress_processed) / rate), 1)
+
+
 def status_document(record: JobRecord) -> dict[str, Any]:
-    """The status document: the same shape for Python, the CLI's --json and HTTP."""
+    """The status document: the same shape for Python, the CLI's --json and HTTP.
+
+    "output_length" counts the characters of live output (job.stream) stored over all
+    attempts. progress "rate_per_s" is items per second as the running attempt last measured
+    it (None until measured); "eta_s" is the seconds left at that rate while the job is
+    processing (see eta_s: None otherwise, finished jobs included)."""
     return {
         "job_id": record.id,
         "task": record.task,
@@ -180,7 +211,10 @@ def status_document(record: JobRecord) -> dict[str, Any]:
             "processed": record.progress_processed,
             "percent": percent(record),
             "current": record.progress_current,
+            "rate_per_s": rate_per_s(record),
+            "eta_s": eta_s(record),
         },
+        "output_length": record.output_length,
         "results": list(record.results),
         "errors": list(record.errors),
         "usage": dict(record.usage),

@@ -223,7 +223,8 @@ async def test_pages_load_nothing_from_other_sites(
         text = asset.read_text()
         assert "http://" not in text and "https://" not in text and "@import" not in text
         assert (await admin.get(f"/static/{asset.name}")).status_code == 200
-        assert asset.stat().st_size < 10_000
+        # The widget's two files share their own budget (tests/web/test_widget*).
+        assert asset.stat().st_size < (15_360 if asset.stem == "underway-progress" else 10_000)
 
 
 async def test_the_app_mounts_under_a_prefix(jobs: Underway) -> None:

@@ -48,6 +48,7 @@ def make_app(database_url: str | None = None) -> Underway:
                 }
             )
             job.add_usage(ai_cost=0.0012, tokens=150)
+            job.stream(f"issue-{i}: {'fixed' if ok else 'could not fix'}\n")
             job.advance(current=f"src/module_{i}.py")
         return {"fixed": n - len(fail or [])}
 

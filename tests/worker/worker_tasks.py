@@ -166,3 +166,18 @@ def chatty(job: Job, n: int, pause_every: int, pause: float) -> int:
         if i % pause_every == 0:
             time.sleep(pause)
     return job.processed
+
+
+@app.task("streamer")
+def streamer(job: Job, lines: int, pause: float) -> int:
+    """Streams a line per item, pausing after each; before the second half it waits for the
+    file "go" beside this module, so that a test reads the output while the job runs."""
+    job.progress(total=lines)
+    for i in range(1, lines + 1):
+        if i == lines // 2 + 1:
+            while not os.path.exists(os.path.join(HERE, "go")):
+                time.sleep(0.01)
+        job.stream(f"line {i}: ✓ é 😀\n")
+        job.advance(current=f"line {i}")
+        time.sleep(pause)
+    return job.output_length

@@ -3,6 +3,7 @@ result lines that status and monitor share."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from .. import codec
@@ -17,8 +18,9 @@ def print_status(document: dict[str, Any]) -> None:
     )
     total = progress["total"] if progress["total"] is not None else "?"
     percent = f" ({progress['percent']}%)" if progress["percent"] is not None else ""
+    pace = f"  {pace_text(progress)}" if progress.get("rate_per_s") is not None else ""
     console.print(
-        f"progress  {progress['processed']}/{total}{percent}  {progress['current'] or ''}"
+        f"progress  {progress['processed']}/{total}{percent}{pace}  {progress['current'] or ''}"
     )
     d = document
     console.print(
@@ -39,6 +41,16 @@ def print_status(document: dict[str, Any]) -> None:
         console.print(f"result    {codec.dumps(document['result'])}", markup=False)
     if document["error"]:
         console.print(f"[red]failed    {document['error']}[/]")
+
+
+def pace_text(progress: dict[str, Any]) -> str:
+    """The job's rate and time left, as "12.5/s, 0:01:20 left"; "" until a rate is measured."""
+    rate = progress.get("rate_per_s")
+    if rate is None:
+        return ""
+    eta = progress.get("eta_s")
+    left = f", {timedelta(seconds=round(eta))} left" if eta is not None else ""
+    return f"{rate:g}/s{left}"
 
 
 def print_result(result: dict[str, Any]) -> None:

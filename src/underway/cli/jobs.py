@@ -23,7 +23,7 @@ from .common import (
     parse_duration,
     status_markup,
 )
-from .display import print_status, result_line
+from .display import pace_text, print_status, result_line
 
 
 def register(group: click.Group) -> None:
@@ -114,10 +114,13 @@ def monitor(
         TaskProgressColumn(),
         TextColumn("{task.completed:.0f}/{task.fields[total_text]}"),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[pace]}"),
         TextColumn("{task.fields[cost]} {task.fields[current]}"),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        handle = bar.add_task(document["task"], total=None, total_text="?", cost="", current="")
+        handle = bar.add_task(
+            document["task"], total=None, total_text="?", pace="", cost="", current=""
+        )
         while True:
             progress = document["progress"]
             for result in document["results"][shown:]:
@@ -129,6 +132,7 @@ def monitor(
                 total=progress["total"],
                 completed=progress["processed"],
                 total_text=progress["total"] if progress["total"] is not None else "?",
+                pace=pace_text(progress),
                 cost=f"${cost:.4f}" if cost is not None else "",
                 current=progress["current"] or "",
                 description=f"{document['task']} {document['status']}",

@@ -38,6 +38,15 @@ class JobPage:
 
 
 @dataclass(frozen=True, slots=True)
+class JobChanges:
+    """A job's row with only the results and errors stored after an entry sequence number, and
+    the last such number (a cursor for the next read: entries are append-only)."""
+
+    record: JobRecord
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     counts: dict[str, dict[str, int]]
     completed_last_minute: int
@@ -129,6 +138,11 @@ class Store(Protocol):
     def job_prune(self, finished_before: float) -> int:
         """Delete finished jobs that ended before the given time; return how many."""
 
+    def job_output(self, job_id: str, offset: int, limit: int) -> tuple[str, int] | None:
+        """The job's live output from character (code point) offset, at most limit characters,
+        and the job's output_length; None when no such job. An offset at or past the end reads
+        "". Only the chunks that hold the text asked for are read."""
+
     def lease_rescue(self, now: float) -> list[tuple[str, Status]]:
         """Requeue (or fail, when no tries are left) processing jobs whose lease has run out."""
 
@@ -140,6 +154,15 @@ class Store(Protocol):
 
     def worker_remove(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""
+
+    def job_since(self, job_id: str, after_seq: int) -> JobChanges | None:
+        """The job, its results and errors limited to those stored after entry after_seq (0:
+        all), or None when there is no such job."""
+
+    def watch_changes(self) -> set[str] | None:
+        """Which jobs may have changed (progress, entries, status) since the last call: an empty
+        set when none did, None when any may have (the caller then re-reads all it follows).
+        Call it from one thread; the first call answers None."""
 
     def work_wake_fd(self) -> int | None:
         """A file descriptor that turns readable when new work may be ready, or None when the

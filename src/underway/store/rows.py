@@ -14,18 +14,25 @@ from typing import Any, Protocol
 from .. import codec
 from ..errors import InvalidTransition
 from ..model import ClaimRequest, JobRecord, Lease, NewJob, Status
-from .base import JobPage, Stats, WorkerInfo
+from .base import JobChanges, JobPage, Stats, WorkerInfo
 
 # A worker that has not been seen for a day is forgotten by the next lease rescue.
 WORKERS_FORGOTTEN_AFTER = 24 * 3600.0
 WORKER_LOST = "WorkerLost: the worker stopped renewing its lease"
+
+# Live output is stored in chunks of at most this many characters, so that a read of a little
+# from anywhere in it loads at most two chunks' worth.
+OUTPUT_CHUNK = 65536
+# Character offsets beyond any output a job can hold (and within every backend's integers).
+OFFSET_CEILING = 2**31 - 1
 
 # The jobs table's columns in table order: rows are unpacked by position.
 JOB_COLUMNS = (
     "id", "task", "queue", "status", "priority", "owner", "unique_key", "args", "attempts",
     "tries", "max_attempts", "timeout", "backoff", "created_at", "available_at", "started_at",
     "completed_at", "worker_id", "lease_expires_at", "progress_total", "progress_processed",
-    "progress_current", "usage", "checkpoint", "result", "error", "traceback",
+    "progress_current", "usage", "checkpoint", "result", "error", "traceback", "output_length",
+    "progress_rate",
 )  # fmt: skip
 
 
@@ -42,7 +49,7 @@ def job_record(
     (job_id, task, queue, status, priority, owner, unique_key, args, attempts, _tries,
      max_attempts, timeout, backoff, created_at, available_at, started_at, completed_at,
      worker_id, lease_expires_at, progress_total, progress_processed, progress_current, usage,
-     checkpoint, result, error, traceback) = row  # fmt: skip
+     checkpoint, result, error, traceback, output_length, progress_rate) = row  # fmt: skip
     loads = codec.loads
     return JobRecord(
         id=job_id,
@@ -73,7 +80,37 @@ def job_record(
         traceback=traceback,
         results=results,
         errors=errors,
+        output_length=output_length,
+        progress_rate=progress_rate,
     )
+
+
+def output_pieces(text: str) -> list[tuple[int, str]]:
+    """A write's output as chunks of at most OUTPUT_CHUNK characters: (position in the write,
+    text)."""
+    return [(at, text[at : at + OUTPUT_CHUNK]) for at in range(0, len(text), OUTPUT_CHUNK)]
+
+
+def output_bounds(offset: int, limit: int) -> tuple[int, int]:
+    """Where a job_output read starts and ends (exclusive), within every backend's integers."""
+    start = min(max(offset, 0), OFFSET_CEILING)
+    return start, min(start + max(limit, 0), OFFSET_CEILING)
+
+
+def output_text(rows: Sequence[Sequence[Any]], offset: int, limit: int) -> tuple[str, int] | None:
+    """job_output's answer from rows of (output_length, start_offset, body), the chunks that
+    cover the read in order; no rows: no such job. A job without such chunks has one row whose
+    chunk columns are NULL."""
+    if not rows:
+        return None
+    length = int(rows[0][0])
+    end = min(offset + max(limit, 0), length)
+    parts = [
+        body[max(0, offset - start) : end - start]
+        for _, start, body in rows
+        if start is not None and start < end
+    ]
+    return "".join(parts), length
 
 
 def in_claim_order(rows: Iterable[Sequence[Any]]) -> list[JobRecord]:
@@ -234,3 +271,14 @@ class ListsJobs:
     def _job_list_rows(self, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Rows of the job_list query, newest first, at most params["limit"]."""
         raise NotImplementedError
+
+
+def job_changes(
+    row: Sequence[Any], entries: Sequence[tuple[int, str, Any]], after_seq: int
+) -> JobChanges:
+    """A jobs row (JOB_COLUMNS order) with its entries after a sequence number, each entry as
+    (seq, kind, decoded body), in seq order."""
+    results = tuple(body for _, kind, body in entries if kind == "result")
+    errors = tuple(body for _, kind, body in entries if kind == "error")
+    last_seq = entries[-1][0] if entries else after_seq
+    return JobChanges(job_record(row, results, errors), last_seq)

@@ -19,6 +19,7 @@ from ..app import Underway
 from . import actions, api, dashboard, events, metrics, problems
 from .auth import Auth, Authenticate, load_tokens
 from .context import WebContext
+from .hub import Hub
 from .limits import BodyLimit, SecurityHeaders, ServerErrors
 from .throttle import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_SECONDS, Throttle
 
@@ -52,7 +53,8 @@ def create_app(
     secret_key signs dashboard sessions (default app.secret_key, else UNDERWAY_SECRET_KEY, else
     derived from the tokens) and checks view links (Underway.view_token: the same key as the
     process that makes them; with no key set, no link is valid).
-    poll_interval: how often an event stream reads the store. keepalive_interval: seconds of
+    poll_interval: how often the shared watcher of the jobs streams follow asks the store
+    what changed. keepalive_interval: seconds of
     silence before a stream sends a comment. secure_cookies: None sets the cookie's Secure flag
     on https requests only.
     failed_auth_limit: wrong tokens (bearer or sign-in) a client address may send within
@@ -80,6 +82,7 @@ def create_app(
         poll_interval=poll_interval,
         keepalive_interval=keepalive_interval,
         throttle=Throttle(failed_auth_limit, failed_auth_window),
+        hub=Hub(app, poll_interval),
         view_key=viewlinks.secret_key(secret_key),
     )
     assemble(web, max_body_bytes)

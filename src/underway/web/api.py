@@ -10,6 +10,7 @@ from pydantic import AfterValidator
 
 from ..app import NO_WORKER_WARNING
 from ..errors import InvalidTransition, JobNotFound
+from ..job import OUTPUT_LIMIT
 from ..model import Status
 from . import schemas
 from .access import Admin, Caller, Reader, not_found, visible_document
@@ -18,6 +19,8 @@ from .context import context
 from .documents import DocumentResponse
 from .summary import server_stats
 
+# Characters of output one read returns unless it asks for fewer or more (up to OUTPUT_LIMIT).
+OUTPUT_READ_DEFAULT = 65536
 NO_WORKER_HINT = "start one with `underway worker --app module:app` or `underway serve --workers N`"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -132,6 +135,29 @@ def list_jobs(
 )
 def get_job(job_id: str, request: Request, principal: Reader) -> DocumentResponse:
     return DocumentResponse(visible_document(request, principal, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/output",
+    response_model=schemas.JobOutput,
+    responses={404: ERRORS[404]},
+    summary="A job's live output, from a character offset",
+)
+def get_output(
+    job_id: str,
+    request: Request,
+    principal: Reader,
+    offset: int = Query(0, ge=0, description="characters to skip: how many the client holds"),
+    limit: int = Query(
+        OUTPUT_READ_DEFAULT, ge=0, le=OUTPUT_LIMIT, description="at most this many characters"
+    ),
+) -> dict[str, Any]:
+    visible_document(request, principal, job_id)
+    found = context(request).app.store.job_output(job_id, offset, limit)
+    if found is None:  # deleted since
+        raise not_found(job_id)
+    text, length = found
+    return {"job_id": job_id, "offset": offset, "text": text, "output_length": length}
 
 
 def _transition(request: Request, principal: Principal, job_id: str, verb: str) -> DocumentResponse:

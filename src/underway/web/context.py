@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from ..app import Underway
     from .auth import Auth
+    from .hub import Hub
     from .throttle import Throttle
 
 
@@ -23,6 +24,7 @@ class WebContext:
     poll_interval: float
     keepalive_interval: float
     throttle: Throttle  # failed token checks per client address
+    hub: Hub  # the shared watchers of the jobs event streams follow
     view_key: bytes | None = None  # checks view links (Underway.view_token); None: none valid
 
 

@@ -34,6 +34,7 @@ NO_DASHBOARD = (
 )
 PAGE_SIZE = 50
 TRANSIENT_PARAMS = frozenset({"fragment", "done", "n"})
+OUTPUT_SHOWN = 200_000  # characters of a job's output on its page: the end of it
 NOTICES = {
     "cancelled": "Job cancelled.",
     "retried": "Job queued again.",
@@ -265,13 +266,16 @@ def job_route(job_id: str, request: Request) -> Response:
         document = visible_document(request, view.who, job_id)
     except HTTPException:
         raise PageError(404, f"No job with id {job_id}.") from None
-    record = context(request).app.store.job_get(job_id)
+    app = context(request).app
+    record = app.store.job_get(job_id)
+    shown = min(document["output_length"], OUTPUT_SHOWN)
     values = {
         "title": f"{document['task']} {document['status']}",
         "nav": "jobs",
         "live_template": "job.html",
         "job": document,
         "traceback": record.traceback if record else None,
+        "output": app.output(job_id, document["output_length"] - shown) if shown else "",
         "timing": filters.timing(record, time.time()) if record else {},
         "finished": Status(document["status"]).finished,
         "refresh": not Status(document["status"]).finished,

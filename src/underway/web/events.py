@@ -1,8 +1,9 @@
-"""Server-Sent Events: a job's status document as it changes, and live dashboard fragments.
+"""Server-Sent Events: a job as it changes, and live dashboard fragments.
 
-Each stream polls the store cheaply on the server (one read per interval, whoever watches) and
-sends only what changed, with a keep-alive comment while nothing does, so that proxies and
-browsers keep the connection open.
+A job's stream is fed by the hub's one shared watcher of that job (hub.py) and resumes from its
+client's last event id (cursors.py); dashboard fragments are re-rendered once a second. Both send
+a keep-alive comment while nothing changes, so that proxies and browsers keep the connection
+open.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import StreamingResponse
 
 from .. import codec
-from ..model import Status
 from .access import Reader, visible_document
 from .api import ERRORS
 from .auth import Principal
 from .context import context
-from .documents import to_json
+from .cursors import Cursor, Held, message
+from .hub import Followed
 
 RECONNECT_MS = 3000
 PAGE_INTERVAL = 1.0
@@ -36,40 +37,64 @@ router = APIRouter(
 )
 
 
-def message(data: str, event: str | None = None) -> str:
-    """One SSE message; a multi-line payload becomes one `data:` line per line."""
-    head = f"event: {event}\n" if event else ""
-    return head + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n"
-
-
 def stream(body: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
-async def job_changes(request: Request, principal: Principal, job_id: str) -> AsyncIterator[str]:
-    """The document now, then once per change; after a finished one, an `event: end` naming the
-    status closes the stream (an EventSource closes on it, rather than reconnecting to a job
-    that will not change again); `event: gone` when the job is deleted meanwhile."""
+async def job_changes(
+    request: Request, principal: Principal, job_id: str, cursor: Cursor | None
+) -> AsyncIterator[str]:
+    """The job's stream, from the hub's shared watcher of that job."""
     web = context(request)
     yield f"retry: {RECONNECT_MS}\n\n"
-    last, quiet_since = None, time.monotonic()
-    while True:
-        document: dict[str, Any] | None = await to_thread.run_sync(web.app.get, job_id)
-        if document is None or not principal.may_see(document["owner"], job_id):
-            yield message(codec.dumps({"job_id": job_id}), event="gone")
+    async with web.hub.follow(job_id) as state:
+        if state.gone or not principal.may_see(state.head["owner"], job_id):
+            yield gone(job_id)
             return
-        text = to_json(document)
-        if text != last:
-            yield message(text)
-            last, quiet_since = text, time.monotonic()
-            if Status(document["status"]).finished:
-                end = {"job_id": job_id, "status": document["status"]}
-                yield message(codec.dumps(end), event="end")
-                return
-        elif time.monotonic() - quiet_since >= web.keepalive_interval:
+        if cursor is not None and not cursor.within(state):
+            cursor = None  # ahead of the job: it cannot be this job's, start over
+        async for text in job_messages(state, Held(state, cursor), web.keepalive_interval):
+            yield text
+
+
+async def job_messages(state: Followed, held: Held, keepalive: float) -> AsyncIterator[str]:
+    """A fresh stream starts with the whole document; a resumed one with a change carrying what
+    its client misses. Then a change (and output) whenever the job changes; at the end the whole
+    finished document and `event: end`."""
+    seen = -1  # a resumed stream sends what it misses at once
+    if held.fresh and not state.finished:
+        yield held.whole()
+        for chunk in held.output_chunks():
+            yield chunk
+        seen = state.version
+    while True:
+        waiter = state.changed
+        if state.gone:
+            yield gone(state.job_id)
+            return
+        if state.finished:
+            for chunk in held.output_chunks():
+                yield chunk
+            yield held.whole()
+            end = {"job_id": state.job_id, "status": state.head["status"]}
+            yield message(codec.dumps(end), event="end")
+            return
+        if state.version != seen:
+            seen = state.version
+            for chunk in held.output_chunks():
+                yield chunk
+            change = held.change()
+            if change is not None:
+                yield change
+            continue
+        try:
+            await asyncio.wait_for(waiter.wait(), keepalive)
+        except TimeoutError:
             yield KEEP_ALIVE
-            quiet_since = time.monotonic()
-        await asyncio.sleep(web.poll_interval)
+
+
+def gone(job_id: str) -> str:
+    return message(codec.dumps({"job_id": job_id}), event="gone")
 
 
 async def page_changes(request: Request, render: Callable[[], str]) -> AsyncIterator[str]:
@@ -93,15 +118,33 @@ async def page_changes(request: Request, render: Callable[[], str]) -> AsyncIter
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "text/event-stream: one `data:` line with the status document per "
-            "change; after the finished document, `event: end` with the job id and status, and "
-            "the stream closes (`event: gone` if the job is deleted)",
+            "description": "text/event-stream, each message with an id (R.E.O: results, "
+            "errors and characters of output the client then holds). First the whole status "
+            "document; then `event: output` ({offset, text}) and `event: change` (the fields "
+            "that changed, new_results, new_errors); at the end the whole finished document "
+            "and `event: end` ({job_id, status}), and the stream closes (`event: gone` if the "
+            "job is deleted). Reconnecting with Last-Event-ID (or ?last_event_id=) sends only "
+            "what the client lacks.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        400: {"model": ERRORS[400]["model"], "description": "Last-Event-ID is not an event id"},
         404: ERRORS[404],
     },
     summary="Follow a job by Server-Sent Events",
 )
-async def job_events(job_id: str, request: Request, principal: Reader) -> StreamingResponse:
+async def job_events(
+    job_id: str,
+    request: Request,
+    principal: Reader,
+    last_event_id: Annotated[
+        str | None,
+        Query(description="resume after this event id (R.E.O); the Last-Event-ID header wins"),
+    ] = None,
+) -> StreamingResponse:
+    text = request.headers.get("last-event-id") or last_event_id
+    try:
+        cursor = None if text is None else Cursor.parse(text)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     await to_thread.run_sync(visible_document, request, principal, job_id)
-    return stream(job_changes(request, principal, job_id))
+    return stream(job_changes(request, principal, job_id, cursor))

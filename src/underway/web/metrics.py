@@ -15,6 +15,7 @@ from . import schemas
 from .access import Admin
 from .api import ERRORS
 from .context import context
+from .hub import Hub
 from .summary import durations, finished_sample, server_stats
 
 log = logging.getLogger("underway.web")
@@ -63,6 +64,26 @@ def _quantile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def stream_metrics(hub: Hub) -> list[str]:
+    return [
+        *_family(
+            "underway_stream_store_reads_total",
+            "counter",
+            "Store reads made to feed job event streams (one shared watcher per job).",
+            [("", hub.reads.count)],
+        ),
+        *_family(
+            "underway_stream_jobs_followed",
+            "gauge",
+            "Jobs with an open event stream.",
+            [("", hub.jobs_followed)],
+        ),
+        *_family(
+            "underway_stream_connections", "gauge", "Open job event streams.", [("", hub.streams)]
+        ),
+    ]
 
 
 def render_metrics(stats: dict[str, Any], run_times: dict[str, list[float]]) -> str:
@@ -124,6 +145,7 @@ def render_metrics(stats: dict[str, Any], run_times: dict[str, list[float]]) -> 
     summary="Prometheus metrics (admin)",
 )
 def metrics(request: Request, _: Admin) -> PlainTextResponse:
-    app = context(request).app
-    text = render_metrics(server_stats(app), durations(finished_sample(app)))
+    web = context(request)
+    text = render_metrics(server_stats(web.app), durations(finished_sample(web.app)))
+    text += "\n".join(stream_metrics(web.hub)) + "\n"
     return PlainTextResponse(text, media_type=PROMETHEUS_TYPE)

@@ -73,6 +73,13 @@ class Progress(BaseModel):
     processed: int
     percent: float | None
     current: str | None
+    rate_per_s: float | None = Field(
+        None, description="items per second as the running attempt last measured; null: unknown"
+    )
+    eta_s: float | None = Field(
+        None,
+        description="seconds left at that rate while processing with a known total; else null",
+    )
 
 
 class StatusDocument(BaseModel):
@@ -88,6 +95,7 @@ class StatusDocument(BaseModel):
     owner: str | None
     args: dict[str, Any]
     progress: Progress
+    output_length: int = Field(0, description="characters of live output stored so far")
     results: list[dict[str, Any]]
     errors: list[str]
     usage: dict[str, float]
@@ -102,6 +110,15 @@ class StatusDocument(BaseModel):
     warning: str | None = Field(
         None, description="pending job and no worker alive: 'no worker is running'"
     )
+
+
+class JobOutput(BaseModel):
+    """A piece of a job's live output (job.stream); offsets count characters (code points)."""
+
+    job_id: str
+    offset: int = Field(description="where text starts in the output, as asked")
+    text: str = Field(description="at most limit characters from offset; empty past the end")
+    output_length: int = Field(description="characters of output the job has stored so far")
 
 
 class JobList(BaseModel):

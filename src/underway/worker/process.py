@@ -136,6 +136,7 @@ class ChildRunner:
             usage=wire["usage"],
             checkpoint=wire["checkpoint"],
             saver=self._save_checkpoint,
+            output_length=wire["output_length"],
         )
         task = self.tasks.get(wire["task"])
         key = (job.id, job.attempt)

@@ -45,6 +45,10 @@ def progress_to_wire(write: ProgressWrite) -> dict[str, Any]:
         wire["errors"] = write.errors
     if write.has_checkpoint:
         wire["checkpoint"] = write.checkpoint
+    if write.output:
+        wire["output"] = write.output
+    if write.rate is not None:
+        wire["rate"] = write.rate
     return wire
 
 
@@ -59,6 +63,8 @@ def progress_from_wire(wire: dict[str, Any]) -> ProgressWrite:
         errors=wire.get("errors", []),
         checkpoint=wire.get("checkpoint"),
         has_checkpoint="checkpoint" in wire,
+        output=wire.get("output", ""),
+        rate=wire.get("rate"),
     )
 
 
@@ -75,6 +81,7 @@ def job_to_wire(record: JobRecord, timeout: float | None) -> dict[str, Any]:
         "current": record.progress_current,
         "usage": record.usage,
         "checkpoint": record.checkpoint,
+        "output_length": record.output_length,
     }
 
 

@@ -14,6 +14,8 @@ PostgresStore is composed of one class per room, each on the PostgresConnection 
 - attempts.py    claim, progress, finish and release: the worker's writes to its jobs
 - workers.py     heartbeats, leases and their rescue, workers alive
 - stats.py       counts and throughput
+- output.py      reading a job's live output from an offset
+- watch.py       following jobs for event streams: reads from a cursor (ids come by NOTIFY)
 - values.py      JSON and text as PostgreSQL can hold them
 
 Each area's queries are in sql/postgres/<area>.sql; a new area is a new module, a new .sql file
@@ -25,15 +27,24 @@ from __future__ import annotations
 
 from .attempts import PostgresAttempts
 from .jobs import PostgresJobs
+from .output import PostgresOutput
 from .schema import PostgresSchema
 from .stats import PostgresStats
 from .wakeup import PostgresWakeup
+from .watch import PostgresWatch
 from .workers import PostgresWorkers
 
 __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresJobs, PostgresAttempts, PostgresWorkers, PostgresStats, PostgresWakeup, PostgresSchema
+    PostgresJobs,
+    PostgresAttempts,
+    PostgresOutput,
+    PostgresWorkers,
+    PostgresStats,
+    PostgresWatch,
+    PostgresWakeup,
+    PostgresSchema,
 ):
     """Thread-safe: operations borrow a pooled connection; the LISTEN connection has a lock."""

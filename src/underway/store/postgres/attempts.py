@@ -12,7 +12,14 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from ...model import ClaimRequest, JobRecord, Lease, Outcome, ProgressWrite, Status
-from ..rows import claim_one_params, claim_params, in_claim_order, job_record, release_params
+from ..rows import (
+    claim_one_params,
+    claim_params,
+    in_claim_order,
+    job_record,
+    output_pieces,
+    release_params,
+)
 from .connection import PooledConnection, PostgresConnection
 from .values import json_text, plain_text
 
@@ -66,7 +73,7 @@ class PostgresAttempts(PostgresConnection):
     def job_write_progress(self, worker_id: str, writes: Sequence[ProgressWrite]) -> list[str]:
         if not writes:
             return []
-        params = [_progress_params(worker_id, write) for write in writes]
+        params = [_progress_params(worker_id, self.job_channel, write) for write in writes]
         with self._connection() as conn:
             with conn.pipeline(), conn.transaction():
                 conn.execute(self._q["async_commit"])
@@ -97,6 +104,7 @@ class PostgresAttempts(PostgresConnection):
             "outcomes": json_text([_outcome_row(n, o) for n, o in enumerate(outcomes)]),
             "worker_id": worker_id,
             "channel": self.channel,
+            "job_channel": self.job_channel,
         }
         # One statement: every outcome with its last progress, in one round trip.
         rows = conn.execute(self._q["job_finish"], params).fetchall()
@@ -111,11 +119,12 @@ class PostgresAttempts(PostgresConnection):
             conn.cursor().executemany(self._q["job_release"], params)
 
 
-def _progress_params(worker_id: str, write: ProgressWrite) -> dict[str, Any]:
+def _progress_params(worker_id: str, job_channel: str, write: ProgressWrite) -> dict[str, Any]:
     return {
         "id": write.lease.job_id,
         "attempt": write.lease.attempt,
         "worker_id": worker_id,
+        "job_channel": job_channel,
         "total": write.total,
         "processed": write.processed,
         "current": plain_text(write.current),
@@ -123,6 +132,9 @@ def _progress_params(worker_id: str, write: ProgressWrite) -> dict[str, Any]:
         "has_checkpoint": write.has_checkpoint,
         "checkpoint": json_text(write.checkpoint) if write.has_checkpoint else None,
         "entries": json_text(_entries(write)),
+        "rate": write.rate,
+        "output_n": len(write.output),
+        "output": json_text(_output_chunks(write.output)) if write.output else None,
     }
 
 
@@ -152,6 +164,9 @@ def _outcome_row(n: int, outcome: Outcome) -> dict[str, Any]:
         "has_checkpoint": bool(progress and progress.has_checkpoint),
         "checkpoint": progress.checkpoint if progress and progress.has_checkpoint else None,
         "entries": entries,
+        "rate": progress.rate if progress else None,
+        "output_n": len(progress.output) if progress else 0,
+        "output": _output_chunks(progress.output) if progress and progress.output else None,
     }
 
 
@@ -160,6 +175,12 @@ def _entries(write: ProgressWrite) -> list[dict[str, Any]]:
         *({"kind": "result", "body": result} for result in write.results),
         *({"kind": "error", "body": error} for error in write.errors),
     ]
+
+
+def _output_chunks(output: str) -> list[dict[str, Any]]:
+    """The output as the statements' chunks; a NUL, which PostgreSQL cannot store, becomes
+    U+FFFD (job.stream does that already; a write made by other means is kept storable)."""
+    return [{"pos": pos, "body": plain_text(body)} for pos, body in output_pieces(output)]
 
 
 def _returned_ids(cur: psycopg.Cursor[Any]) -> set[str]:

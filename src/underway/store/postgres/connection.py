@@ -131,11 +131,11 @@ def _schema_name(url: DatabaseURL) -> str:
     return schema
 
 
-def _channel_name(schema: str) -> str:
-    channel = f"underway.{schema}"
+def _channel_name(schema: str, suffix: str = "") -> str:
+    channel = f"underway.{schema}{suffix}"
     if len(channel) <= 63:
         return channel
-    return "underway." + hashlib.sha1(schema.encode()).hexdigest()[:24]
+    return "underway." + hashlib.sha1(schema.encode()).hexdigest()[:24] + suffix
 
 
 def _libpq_url(raw: str) -> str:
@@ -205,7 +205,8 @@ class PostgresConnection:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = _redacted(url.raw)
         self.schema = _schema_name(url)
-        self.channel = _channel_name(self.schema)
+        self.channel = _channel_name(self.schema)  # work may be ready
+        self.job_channel = _channel_name(self.schema, ".jobs")  # these jobs changed (ids)
         self.pool_min = _option(url, "pool_min", 1, int)
         self.pool_max = max(self.pool_min, _option(url, "pool_max", 10, int))
         self.pool_timeout = _option(url, "pool_timeout", DEFAULT_POOL_TIMEOUT)
@@ -225,7 +226,11 @@ class PostgresConnection:
 
     def _sql(self, text: str) -> str:
         """Query text with this store's {schema} and {channel} filled in, quoted."""
-        names = {"schema": sql.Identifier(self.schema), "channel": sql.Identifier(self.channel)}
+        names = {
+            "schema": sql.Identifier(self.schema),
+            "channel": sql.Identifier(self.channel),
+            "job_channel": sql.Identifier(self.job_channel),
+        }
         return sql.SQL(text).format(**names).as_string(None)
 
     def schema_ensure(self) -> None:

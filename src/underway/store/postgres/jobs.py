@@ -85,11 +85,17 @@ class PostgresJobs(ListsJobs, PostgresConnection):
 
     def job_cancel(self, job_id: str, now: float) -> JobRecord:
         with self._connection() as conn:
-            changed = conn.execute(self._q["job_cancel"], {"id": job_id, "now": now}).rowcount
+            params = {"id": job_id, "now": now, "job_channel": self.job_channel}
+            changed = conn.execute(self._q["job_cancel"], params).rowcount
         return transition_result(self, job_id, changed, "cancel", "pending or processing")
 
     def job_retry(self, job_id: str, now: float) -> JobRecord:
-        params = {"id": job_id, "now": now, "channel": self.channel}
+        params = {
+            "id": job_id,
+            "now": now,
+            "channel": self.channel,
+            "job_channel": self.job_channel,
+        }
         try:
             with self._connection() as conn:
                 changed = conn.execute(self._q["job_retry"], params).rowcount
@@ -103,7 +109,7 @@ class PostgresJobs(ListsJobs, PostgresConnection):
 
     def job_prune(self, finished_before: float) -> int:
         # In batches, each its own transaction: pruning a million rows never holds one huge
-        # transaction open. Their results and errors go with them (ON DELETE CASCADE).
+        # transaction open. Their results, errors and output go with them (ON DELETE CASCADE).
         total = 0
         params = {"before": finished_before, "batch": PRUNE_BATCH}
         with self._connection() as conn:

@@ -38,7 +38,7 @@ class Listener:
         self._retry_at = 0.0
         self._backoff = LISTEN_RETRY_MIN
         self._missed = True
-        self._notified = False
+        self._payloads: set[str] = set()
 
     def fileno(self) -> int | None:
         with self._lock:
@@ -46,20 +46,25 @@ class Listener:
             return None if conn is None else conn.fileno()
 
     def changed(self) -> bool:
+        return self.take() != set()
+
+    def take(self) -> set[str] | None:
+        """The payloads notified since the last call; None when notifications may have been
+        missed (a first or new connection)."""
         with self._lock:
             conn = self._listen()
             if conn is None:
-                return False
-            arrived = _drain_notifications(conn) or self._notified
-            self._notified = False
+                return set()
+            _drain_notifications(conn, self._payloads)
+            payloads, self._payloads = self._payloads, set()
             if conn.pgconn.status != ConnStatus.OK:
                 # The server went away: reconnect (now, then with backoff). Notifications may
-                # have been missed meanwhile, so the first call after reconnecting says True.
+                # have been missed meanwhile, so the first call after reconnecting says so.
                 self._drop()
                 if self._listen() is None:
-                    return False
+                    return set()
             missed, self._missed = self._missed, False
-            return arrived or missed
+            return None if missed else payloads
 
     def close(self) -> None:
         with self._lock:
@@ -99,8 +104,8 @@ class Listener:
         self._missed = True
         return conn
 
-    def _on_notify(self, _notify: psycopg.Notify) -> None:
-        self._notified = True
+    def _on_notify(self, notify: psycopg.Notify) -> None:
+        self._payloads.add(notify.payload)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -110,8 +115,9 @@ class Listener:
         self._missed = True
 
 
-def _drain_notifications(conn: psycopg.Connection[Any]) -> bool:
-    """Read what the server sent, without waiting; True if a notification was among it.
+def _drain_notifications(conn: psycopg.Connection[Any], payloads: set[str]) -> None:
+    """Read what the server sent, without waiting, adding each notification's payload to
+    payloads.
 
     Anything else that arrives on an idle LISTEN connection is the server ending the session
     (its reason comes a moment before the end of the stream): a ping then finds out for sure,
@@ -119,24 +125,25 @@ def _drain_notifications(conn: psycopg.Connection[Any]) -> bool:
     try:
         ready = readable(conn.pgconn.socket)
     except (psycopg.Error, OSError, ValueError):
-        return False
+        return
     arrived = False
     try:
         if ready:
             conn.pgconn.consume_input()
-        while conn.pgconn.notifies() is not None:
+        while (notify := conn.pgconn.notifies()) is not None:
             arrived = True
+            payloads.add(notify.extra.decode())
         if ready and not arrived:
             ConnectionPool.check_connection(conn)
     except psycopg.Error:
         pass
-    return arrived
 
 
 class PostgresWakeup(PostgresConnection):
     def __init__(self, url: DatabaseURL) -> None:
         super().__init__(url)
         self._listener = Listener(self._conninfo, self._kwargs, self._q["listen"])
+        self._job_listener = Listener(self._conninfo, self._kwargs, self._q["listen_jobs"])
 
     def work_wake_fd(self) -> int | None:
         return self._listener.fileno()
@@ -144,6 +151,10 @@ class PostgresWakeup(PostgresConnection):
     def work_changed(self) -> bool:
         return self._listener.changed()
 
+    def watch_changes(self) -> set[str] | None:
+        return self._job_listener.take()
+
     def close(self) -> None:
         super().close()
         self._listener.close()
+        self._job_listener.close()

@@ -9,6 +9,8 @@ SQLiteStore is composed of one class per room, each on the SQLiteConnection base
 - attempts.py    claim, progress, finish and release: the worker's writes to its jobs
 - workers.py     heartbeats, leases and their rescue, workers alive
 - stats.py       counts and throughput
+- output.py      reading a job's live output from an offset
+- watch.py       following jobs for event streams: a change counter, reads from a cursor
 
 Each area's queries are in sql/sqlite/<area>.sql; a new area is a new module, a new .sql file
 and one more base class below. The area classes hold no state of their own: the connection,
@@ -19,12 +21,16 @@ from __future__ import annotations
 
 from .attempts import SQLiteAttempts
 from .jobs import SQLiteJobs
+from .output import SQLiteOutput
 from .schema import SQLiteSchema
 from .stats import SQLiteStats
 from .wakeup import SQLiteWakeup
+from .watch import SQLiteWatch
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(SQLiteJobs, SQLiteAttempts, SQLiteStats, SQLiteWakeup, SQLiteSchema):
+class SQLiteStore(
+    SQLiteJobs, SQLiteAttempts, SQLiteOutput, SQLiteStats, SQLiteWatch, SQLiteWakeup, SQLiteSchema
+):
     """Thread-safe: each thread gets its own connection; writes run in BEGIN IMMEDIATE."""

@@ -10,7 +10,14 @@ from typing import Any
 
 from ... import codec
 from ...model import FINISHED, ClaimRequest, JobRecord, Lease, Outcome, ProgressWrite, Status
-from ..rows import claim_one_params, claim_params, in_claim_order, job_record, release_params
+from ..rows import (
+    claim_one_params,
+    claim_params,
+    in_claim_order,
+    job_record,
+    output_pieces,
+    release_params,
+)
 from .connection import Q, SQLiteConnection
 
 
@@ -79,11 +86,14 @@ def _progress_params(write: ProgressWrite | None, params: dict[str, Any]) -> dic
     params["usage"] = codec.dumps(write.usage) if write.usage else None
     params["has_checkpoint"] = write.has_checkpoint
     params["checkpoint"] = codec.dumps(write.checkpoint) if write.has_checkpoint else None
+    params["rate"] = write.rate
+    params["output_n"] = len(write.output)
     return params
 
 
 _NO_PROGRESS = {"has_progress": False, "has_checkpoint": False, "total": None, "processed": 0,
-                "current": None, "usage": None, "checkpoint": None}  # fmt: skip
+                "current": None, "usage": None, "checkpoint": None, "rate": None,
+                "output_n": 0}  # fmt: skip
 
 
 def _entries(job_id: str, write: ProgressWrite | None) -> list[dict[str, Any]]:
@@ -101,7 +111,21 @@ def _write_progress(conn: sqlite3.Connection, worker_id: str, write: ProgressWri
     updated = conn.execute(Q["job_progress_update"], _progress_params(write, params)).rowcount
     if updated and (entries := _entries(job_id, write)):
         conn.executemany(Q["entry_insert"], entries)
+    if updated and write.output:
+        _insert_output(conn, job_id, write.output)
     return bool(updated)
+
+
+def _insert_output(conn: sqlite3.Connection, job_id: str, output: str) -> None:
+    """A write's output as chunks, after its fenced update counted it in output_length."""
+    written = len(output)
+    conn.executemany(
+        Q["output_insert"],
+        [
+            {"job_id": job_id, "written": written, "position": position, "body": piece}
+            for position, piece in output_pieces(output)
+        ],
+    )
 
 
 def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
@@ -131,4 +155,6 @@ def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
         entries.append({"job_id": job_id, "kind": "error", "body": body})
     if entries:
         conn.executemany(Q["entry_insert"], entries)
+    if outcome.progress is not None and outcome.progress.output:
+        _insert_output(conn, job_id, outcome.progress.output)
     return True

@@ -99,11 +99,13 @@ class SQLiteJobs(ListsJobs, SQLiteConnection):
             deleted = conn.execute(Q["job_delete"], {"id": job_id}).rowcount
             if deleted:
                 conn.execute(Q["entries_delete"], {"id": job_id})
+                conn.execute(Q["output_delete"], {"id": job_id})
         return bool(deleted)
 
     def job_prune(self, finished_before: float) -> int:
         with self._write() as conn:
             conn.execute(Q["jobs_prune_entries"], {"before": finished_before})
+            conn.execute(Q["jobs_prune_output"], {"before": finished_before})
             return int(conn.execute(Q["jobs_prune"], {"before": finished_before}).rowcount)
 
 

@@ -1,6 +1,6 @@
-/* underway dashboard: keeps pages live. A job page follows its job's event stream (or polls its
-   status document every 3 s when the stream cannot be used) and, once the job ends, swaps in the
-   final server-rendered page. Other pages follow a stream of their own rendered content. */
+/* underway dashboard: keeps pages live. A job page follows its job's event stream (a whole
+   document, then changes; or polls its status document every 3 s when the stream cannot be used)
+   and, once the job ends, swaps in the final server-rendered page. Other pages follow a stream of their own rendered content. */
 (function () {
   "use strict";
   var POLL_MS = 3000;
@@ -19,8 +19,10 @@
       .catch(function () { /* the next tick tries again */ });
   }
 
-  /* Subscribe to an event stream; after three failures in a row, poll instead. */
-  function follow(streamUrl, onData, poll) {
+  /* Subscribe to an event stream; after three failures in a row, poll instead. A job's stream
+     sends named `change` and `output` events between whole documents: onChange and onOutput
+     get those. */
+  function follow(streamUrl, onData, poll, onChange, onOutput) {
     var timer = null, source = null, failures = 0;
     function fallback() { if (!timer) { timer = setInterval(poll, POLL_MS); poll(); } }
     function stop() { if (source) source.close(); if (timer) clearInterval(timer); }
@@ -28,6 +30,8 @@
     source = new EventSource(streamUrl);
     source.onopen = function () { failures = 0; };
     source.onmessage = function (e) { failures = 0; onData(e.data); };
+    if (onChange) source.addEventListener("change", function (e) { failures = 0; onChange(e.data); });
+    if (onOutput) source.addEventListener("output", function (e) { failures = 0; onOutput(e.data); });
     source.addEventListener("gone", function () { stop(); location.reload(); });
     source.addEventListener("end", stop);  /* the job is over: do not reconnect */
     source.onerror = function () {
@@ -45,6 +49,12 @@
     return "";
   }
   function when(iso) { return iso ? iso.slice(0, 19).replace("T", " ") : "-"; }
+  function seconds(v) {  /* as the page's server-side filter writes them */
+    if (v === null || v === undefined) return "-";
+    if (v < 60) return v < 10 ? v.toFixed(1) + " s" : Math.round(v) + " s";
+    var m = Math.floor(Math.round(v) / 60), s = Math.round(v) % 60;
+    return m < 60 ? m + " min " + s + " s" : Math.floor(m / 60) + " h " + (m % 60) + " min";
+  }
 
   function resultItem(r) {
     var ok = r.success !== false && r.ok !== false;
@@ -74,6 +84,8 @@
     text(field(job, "percent"), p.percent === null ? none : p.percent + " %");
     text(field(job, "counts"), p.total === null ? String(p.processed) : p.processed + " / " + p.total);
     text(field(job, "current"), p.current || "-");
+    text(field(job, "rate"), p.rate_per_s === null || p.rate_per_s === undefined ? "-" : p.rate_per_s + " / s");
+    text(field(job, "eta"), seconds(p.eta_s));
     text(field(job, "attempts"), doc.attempts + " / " + doc.max_attempts);
     text(field(job, "started"), when(doc.started_at));
     text(field(job, "completed"), when(doc.completed_at));
@@ -117,9 +129,28 @@
         get(job.dataset.final, "text/html", function (html) { live.innerHTML = html; });
       }
     }
-    stop = follow(job.dataset.events, function (data) { apply(JSON.parse(data)); }, function () {
-      get(job.dataset.poll, "application/json", apply);
-    });
+    var doc = null;
+    function whole(d) { doc = d; apply(d); }
+    function change(data) {  /* the fields that changed, and the entries that are new */
+      if (!doc) return;
+      var c = JSON.parse(data), results = c.new_results || [], errors = c.new_errors || [];
+      delete c.new_results; delete c.new_errors;
+      Object.assign(doc, c);
+      doc.results = doc.results.concat(results); doc.errors = doc.errors.concat(errors);
+      apply(doc);
+    }
+    var output = "", pre = field(job, "output"), section = field(job, "output-section");
+    function streamed(data) {
+      /* The stream sends the output from its start, then what is new, in order (offsets count
+         code points, not the UTF-16 units of .length: so appended, never sliced). */
+      var d = JSON.parse(data);
+      output = (d.offset === 0 ? "" : output) + d.text;
+      if (pre) pre.textContent = output;
+      if (section) section.hidden = false;
+    }
+    stop = follow(job.dataset.events, function (data) { whole(JSON.parse(data)); }, function () {
+      get(job.dataset.poll, "application/json", whole);
+    }, change, streamed);
     if (ended) stop();
   }
 

@@ -73,27 +73,37 @@ WITH updated AS (
     UPDATE {schema}.jobs
     SET progress_total = %(total)s, progress_processed = %(processed)s,
         progress_current = %(current)s, usage = %(usage)s::jsonb,
-        checkpoint = CASE WHEN %(has_checkpoint)s THEN %(checkpoint)s::jsonb ELSE checkpoint END
+        checkpoint = CASE WHEN %(has_checkpoint)s THEN %(checkpoint)s::jsonb ELSE checkpoint END,
+        progress_rate = %(rate)s, output_length = output_length + %(output_n)s
     WHERE id = %(id)s AND attempts = %(attempt)s AND worker_id = %(worker_id)s
       AND status = 'processing'
-    RETURNING id
+    RETURNING id, output_length
 ), added AS (
     INSERT INTO {schema}.job_entries (job_id, kind, body)
     SELECT updated.id, e.entry ->> 'kind', e.entry -> 'body'
     FROM updated, jsonb_array_elements(%(entries)s::jsonb) WITH ORDINALITY AS e (entry, n)
     ORDER BY e.n
+), streamed AS (
+    -- The output's chunks (NULL: none), placed before the end the update just counted.
+    INSERT INTO {schema}.job_output (job_id, start_offset, body)
+    SELECT updated.id, updated.output_length - %(output_n)s + c.pos, c.body
+    FROM updated, jsonb_to_recordset(%(output)s::jsonb) AS c (pos integer, body text)
+    ORDER BY c.pos
 )
-SELECT id FROM updated;
+-- Event streams following these jobs learn of the change when it commits (watch.sql).
+SELECT id, pg_notify(%(job_channel)s, id) AS watched FROM updated;
 
 -- name: job_finish
 -- Every outcome of a batch in one statement (so one transaction and one round trip), each with
--- its last progress; the entries are the progress's new results and errors, then the error.
+-- its last progress; the entries are the progress's new results and errors, then the error,
+-- and the output chunks (NULL: none) are placed before the end the update counted.
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS x (
         n integer, id text, attempt integer, status text, result jsonb, error text,
         traceback text, retry_at double precision, completed_at double precision,
         has_progress boolean, total bigint, processed bigint, current text, usage jsonb,
-        has_checkpoint boolean, checkpoint jsonb, entries jsonb
+        has_checkpoint boolean, checkpoint jsonb, entries jsonb, rate double precision,
+        output_n integer, output jsonb
     )
 ), finished AS (
     UPDATE {schema}.jobs AS j
@@ -105,20 +115,30 @@ WITH input AS (
             CASE WHEN x.has_progress THEN x.processed ELSE j.progress_processed END,
         progress_current = CASE WHEN x.has_progress THEN x.current ELSE j.progress_current END,
         usage = CASE WHEN x.has_progress THEN x.usage ELSE j.usage END,
-        checkpoint = CASE WHEN x.has_checkpoint THEN x.checkpoint ELSE j.checkpoint END
+        checkpoint = CASE WHEN x.has_checkpoint THEN x.checkpoint ELSE j.checkpoint END,
+        progress_rate = CASE WHEN x.has_progress THEN x.rate ELSE j.progress_rate END,
+        output_length = j.output_length + x.output_n
     FROM input AS x
     WHERE j.id = x.id AND j.attempts = x.attempt AND j.worker_id = %(worker_id)s
       AND j.status = 'processing'
-    RETURNING j.id, j.status
+    RETURNING j.id, j.status, j.output_length, x.n
 ), noted AS (
     INSERT INTO {schema}.job_entries (job_id, kind, body)
     SELECT f.id, e.entry ->> 'kind', e.entry -> 'body'
     FROM finished AS f
-    JOIN input AS x ON x.id = f.id
+    JOIN input AS x ON x.n = f.n  -- by outcome, not job: a stale attempt's entries stay out
     CROSS JOIN LATERAL jsonb_array_elements(x.entries) WITH ORDINALITY AS e (entry, k)
     ORDER BY x.n, e.k
+), streamed AS (
+    INSERT INTO {schema}.job_output (job_id, start_offset, body)
+    SELECT f.id, f.output_length - x.output_n + c.pos, c.body
+    FROM finished AS f
+    JOIN input AS x ON x.n = f.n
+    CROSS JOIN LATERAL jsonb_to_recordset(x.output) AS c (pos integer, body text)
+    ORDER BY x.n, c.pos
 )
-SELECT id, CASE WHEN status = 'pending' THEN pg_notify(%(channel)s, '') END AS notified
+SELECT id, CASE WHEN status = 'pending' THEN pg_notify(%(channel)s, '') END AS notified,
+       pg_notify(%(job_channel)s, id) AS watched
 FROM finished;
 
 -- name: job_release

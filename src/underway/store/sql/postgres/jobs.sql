@@ -57,14 +57,14 @@ LIMIT %(limit)s;
 UPDATE {schema}.jobs
 SET status = 'cancelled', completed_at = %(now)s, lease_expires_at = NULL
 WHERE id = %(id)s AND status IN ('pending', 'processing')
-RETURNING id;
+RETURNING id, pg_notify(%(job_channel)s, id) AS watched;
 
 -- name: job_retry
 UPDATE {schema}.jobs
 SET status = 'pending', max_attempts = attempts + tries, available_at = %(now)s,
     completed_at = NULL, result = NULL, error = NULL, traceback = NULL
 WHERE id = %(id)s AND status IN ('failed', 'cancelled')
-RETURNING id, pg_notify(%(channel)s, '') AS notified;
+RETURNING id, pg_notify(%(channel)s, '') AS notified, pg_notify(%(job_channel)s, id) AS watched;
 
 -- name: job_delete
 DELETE FROM {schema}.jobs WHERE id = %(id)s AND status <> 'processing' RETURNING id;

@@ -5,3 +5,7 @@
 
 -- name: listen
 LISTEN {channel};
+
+-- name: listen_jobs
+-- Event streams: each notification's payload is the ids of jobs that changed, joined by commas.
+LISTEN {job_channel};

@@ -38,11 +38,18 @@ RETURNING *;
 -- name: job_progress_update
 UPDATE underway_jobs
 SET progress_total = :total, progress_processed = :processed, progress_current = :current,
-    usage = :usage, checkpoint = CASE WHEN :has_checkpoint THEN :checkpoint ELSE checkpoint END
+    usage = :usage, checkpoint = CASE WHEN :has_checkpoint THEN :checkpoint ELSE checkpoint END,
+    progress_rate = :rate, output_length = output_length + :output_n
 WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
 
 -- name: entry_insert
 INSERT INTO underway_job_entries (job_id, kind, body) VALUES (:job_id, :kind, :body);
+
+-- name: output_insert
+-- One chunk of a write's output, once the write's fenced update has added its length: the
+-- chunk starts :written characters before the new end, plus its :position within the write.
+INSERT INTO underway_job_output (job_id, start_offset, body)
+SELECT id, output_length - :written + :position, :body FROM underway_jobs WHERE id = :job_id;
 
 -- name: job_finish
 UPDATE underway_jobs
@@ -53,7 +60,9 @@ SET status = :status, result = :result, error = :error, traceback = :traceback,
     progress_processed = CASE WHEN :has_progress THEN :processed ELSE progress_processed END,
     progress_current = CASE WHEN :has_progress THEN :current ELSE progress_current END,
     usage = CASE WHEN :has_progress THEN :usage ELSE usage END,
-    checkpoint = CASE WHEN :has_checkpoint THEN :checkpoint ELSE checkpoint END
+    checkpoint = CASE WHEN :has_checkpoint THEN :checkpoint ELSE checkpoint END,
+    progress_rate = CASE WHEN :has_progress THEN :rate ELSE progress_rate END,
+    output_length = output_length + :output_n
 WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
 
 -- name: job_release

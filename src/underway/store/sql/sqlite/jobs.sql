@@ -56,9 +56,18 @@ DELETE FROM underway_jobs WHERE id = :id AND status != 'processing';
 -- name: entries_delete
 DELETE FROM underway_job_entries WHERE job_id = :id;
 
+-- name: output_delete
+DELETE FROM underway_job_output WHERE job_id = :id;
+
 -- name: jobs_prune_entries
 DELETE FROM underway_job_entries
 WHERE job_id IN (SELECT id FROM underway_jobs WHERE completed_at < :before);
+
+-- name: jobs_prune_output
+DELETE FROM underway_job_output
+WHERE job_id IN (
+    SELECT id FROM underway_jobs WHERE completed_at < :before AND output_length > 0
+);
 
 -- name: jobs_prune
 DELETE FROM underway_jobs WHERE completed_at < :before;

@@ -1,0 +1,11 @@
+-- Watch: what a server's event streams need to follow jobs without re-reading them whole.
+-- {schema} is replaced by the quoted schema name; %(name)s are query parameters.
+
+-- name: watch_job_since
+-- One statement, so one snapshot: the row and the entries after the cursor agree.
+SELECT j.*,
+       (SELECT jsonb_agg(jsonb_build_array(e.seq, e.kind, e.body) ORDER BY e.seq)
+        FROM {schema}.job_entries AS e
+        WHERE e.job_id = j.id AND e.seq > %(after)s) AS entries
+FROM {schema}.jobs AS j
+WHERE j.id = %(id)s;
