@@ -1,4 +1,11 @@
-"""The demo's web app: both example apps, with underway's dashboard and API at /."""
+"""The demo's web app: both example apps, with underway's dashboard and API at /.
+
+The apps' pages show their jobs with underway's progress widget, which follows them through a
+second mount at /watch: there underway knows the user of the demo's own sign-in (its
+`authenticate` hook reads the demo's session), so a signed-in user watches their own report
+jobs and nobody else's. The dashboard cannot use such a hook (it signs in with tokens only), so
+it stays a mount of its own: open to this machine, or signed in with UNDERWAY_TOKENS.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,9 @@ from underway.web import create_app
 
 from .codefix.web import router as codefix_router
 from .jobs import app as jobs
+from .reports.web import current_user
 from .reports.web import router as reports_router
-from .web_common import STATIC_DIR
+from .web_common import STATIC_DIR, WIDGET_MOUNT
 
 
 def create_demo_app() -> FastAPI:
@@ -26,6 +34,10 @@ def create_demo_app() -> FastAPI:
     demo.mount("/demo-static", StaticFiles(directory=STATIC_DIR), name="demo-static")
     demo.include_router(codefix_router)
     demo.include_router(reports_router)
+    if jobs.secret_key is None and not os.environ.get("UNDERWAY_SECRET_KEY"):
+        # The Fix All page, open to all, shows its job by view link: made and checked here.
+        jobs.secret_key = secrets.token_urlsafe(32)
+    demo.mount(WIDGET_MOUNT, create_app(jobs, authenticate=current_user))
     # Last: the dashboard and /api answer everything the apps do not.
     demo.mount("/", create_app(jobs))
     return demo

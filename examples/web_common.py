@@ -1,4 +1,5 @@
-"""What both demo apps' pages share: templates, the AI mode, the demo sign-in and CSRF tokens."""
+"""What both demo apps' pages share: templates (with the progress widget), the AI mode, the demo
+sign-in and CSRF tokens."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from examples.ai import offline_from_env, offline_latency_from_env
+from underway.web.widget import install
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
+# Where the pages' progress widgets follow their jobs: underway's API, answering as the user of
+# the demo's own sign-in (server.py). The dashboard at / is another mount of the same jobs.
+WIDGET_MOUNT = "/watch"
 
 templates = Jinja2Templates(
     env=Environment(
@@ -27,6 +32,7 @@ templates = Jinja2Templates(
         autoescape=select_autoescape(default=True),
     )
 )
+install(templates.env, src=WIDGET_MOUNT)  # {{ underway_progress(job_id, ...) }} in templates
 
 
 def ai_mode() -> dict[str, bool | float]:

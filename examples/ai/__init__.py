@@ -7,11 +7,16 @@
         else:
             answer = ai.complete(system, prompt)         # -> Completion (text, tokens, cost)
 
+    stream = ai.stream_text(system, prompt)              # or ai.simulate_stream(text) offline
+    for piece in stream:                                 # the answer as it is written
+        show(piece)
+    answer = stream.completion
+
 Every failure is a ProviderError with a message meant for the user; API keys never appear in
 errors, logs or reprs.
 """
 
-from .base import DEFAULT_MAX_TOKENS, Completion, Provider, ProviderError
+from .base import DEFAULT_MAX_TOKENS, Completion, Provider, ProviderError, TextStream
 from .env import offline_from_env, offline_latency_from_env, provider_from_env
 from .gemini import DEFAULT_GEMINI_MODEL, GeminiProvider
 from .offline import OfflineProvider
@@ -36,6 +41,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "RetryPolicy",
+    "TextStream",
     "Timeouts",
     "cost_of",
     "offline_fix",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
@@ -26,6 +27,44 @@ class Completion:
     provider: str
     cost_known: bool = True
     truncated: bool = False
+
+
+class TextStream:
+    """One answer as the model writes it: iterating yields its text piece by piece; after the
+    last piece ``completion`` holds the whole text with its usage and cost.
+
+        stream = provider.stream_text(system, prompt)
+        for piece in stream:
+            show(piece)
+        answer = stream.completion
+
+    Iterate it once. ``close()`` (or leaving a ``with`` block) gives up an unfinished answer
+    and releases its connection.
+    """
+
+    def __init__(self, source: Generator[str, None, Completion]) -> None:
+        self._source = source
+        self._completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self._completion = yield from self._source
+
+    @property
+    def completion(self) -> Completion:
+        if self._completion is None:
+            raise RuntimeError("the answer is not complete: iterate the stream to its end first")
+        return self._completion
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 class ProviderError(Exception):
@@ -91,6 +130,13 @@ class Provider(Protocol):
         self, system: str, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS
     ) -> Completion:
         """Ask the model; raises ProviderError on any failure."""
+        ...
+
+    def stream_text(
+        self, system: str, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS
+    ) -> TextStream:
+        """Ask the model and get its answer as it is written; iterating raises ProviderError
+        on any failure, also one in the middle of the answer (then nothing is retried)."""
         ...
 
     def close(self) -> None:

@@ -1,14 +1,20 @@
-"""OpenAI and OpenAI-compatible servers (vLLM, llama.cpp, Ollama, LM Studio): chat completions.
+"""OpenAI and OpenAI-compatible servers (vLLM, llama.cpp, Ollama, LM Studio): chat completions,
+whole or streamed.
 
 A base URL without an API key is allowed, for local model servers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from dataclasses import dataclass, field
 from typing import Any
 
-from .base import DEFAULT_MAX_TOKENS, Completion, ProviderError
+import httpx
+
+from .base import DEFAULT_MAX_TOKENS, Completion, ProviderError, TextStream
 from .pricing import cost_of
+from .sse import json_events
 from .transport import (
     HttpProvider,
     JsonTransport,
@@ -68,15 +74,43 @@ class OpenAIProvider(HttpProvider):
     def complete(
         self, system: str, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS
     ) -> Completion:
+        response, attempts = self._post(system, prompt, max_tokens, stream=False)
+        answer = _Answer()
+        answer.add(self._transport.decode_success(response, attempts))
+        return self._finish(answer, attempts)
+
+    def stream_text(
+        self, system: str, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS
+    ) -> TextStream:
+        """``"stream": true``: each event is a chunk whose delta holds the next part of the
+        text; with ``include_usage`` a last chunk without choices carries the usage."""
+        return TextStream(self._stream(system, prompt, max_tokens))
+
+    def _stream(
+        self, system: str, prompt: str, max_tokens: int
+    ) -> Generator[str, None, Completion]:
+        response, attempts = self._post(system, prompt, max_tokens, stream=True)
+        answer = _Answer()
+        for chunk in json_events(self._transport, response, attempts):
+            if piece := answer.add(chunk):
+                yield piece
+        return self._finish(answer, attempts)
+
+    def _post(
+        self, system: str, prompt: str, max_tokens: int, *, stream: bool
+    ) -> tuple[httpx.Response, int]:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
         headers = {"content-type": "application/json"}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
+        extra: dict[str, Any] = {}
+        if stream:
+            extra = {"stream": True, "stream_options": {"include_usage": True}}
         field = self._tokens_field
-        body: dict[str, Any] = {"model": self.model, "messages": messages, field: max_tokens}
+        body = {"model": self.model, "messages": messages, field: max_tokens, **extra}
         try:
-            data, attempts = self._transport.post_json(self._url, body, headers)
+            return self._transport.post(self._url, body, headers, stream=stream)
         except ProviderError as exc:
             if not (
                 exc.status == 400
@@ -85,50 +119,71 @@ class OpenAIProvider(HttpProvider):
             ):
                 raise
             self._tokens_field = "max_completion_tokens"
-        else:
-            return self._parse(data, attempts)
         # Outside the except block, so a failure here does not chain the first error.
-        body = {"model": self.model, "messages": messages, self._tokens_field: max_tokens}
-        data, attempts = self._transport.post_json(self._url, body, headers)
-        return self._parse(data, attempts)
+        body = {"model": self.model, "messages": messages, self._tokens_field: max_tokens, **extra}
+        return self._transport.post(self._url, body, headers, stream=stream)
 
-    def _parse(self, data: dict[str, Any], attempts: int) -> Completion:
+    def _finish(self, answer: _Answer, attempts: int) -> Completion:
         t = self._transport
         label = t.service.label
-        choices = as_list(data.get("choices"))
-        if not choices or not isinstance(choices[0], dict):
+        if not answer.choices:
             t.fail(f"{label} answered without any choice", status=200, attempts=attempts)
-        choice = choices[0]
-        message = as_dict(choice.get("message"))
-        text = message.get("content")
-        finish = choice.get("finish_reason")
-        if not isinstance(text, str) or not text:
-            refusal = message.get("refusal")
-            if isinstance(refusal, str) and refusal:
-                t.fail(f"{label} refused: {refusal}", attempts=attempts)
-            if finish == "length":
+        if not answer.text:
+            if answer.refusal:
+                t.fail(f"{label} refused: {answer.refusal}", attempts=attempts)
+            if answer.finish == "length":
                 t.fail(
                     f"{label} used all its output tokens before writing any text; "
                     "ask for more max_tokens",
                     attempts=attempts,
                 )
-            t.fail(f"{label} returned no text (finish_reason {finish})", attempts=attempts)
-
+            t.fail(f"{label} returned no text (finish_reason {answer.finish})", attempts=attempts)
         # Some local servers omit usage; then tokens and cost are 0.
-        usage = as_dict(data.get("usage"))
-        input_tokens = _int(usage.get("prompt_tokens"))
-        output_tokens = _int(usage.get("completion_tokens"))
+        input_tokens = _int(answer.usage.get("prompt_tokens"))
+        output_tokens = _int(answer.usage.get("completion_tokens"))
         cost, known = cost_of(self.model, input_tokens, output_tokens)
         return Completion(
-            text=text,
+            text=answer.text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost=cost,
-            model=str(data.get("model") or self.model),
+            model=answer.model or self.model,
             provider=self.name,
             cost_known=known,
-            truncated=finish == "length",
+            truncated=answer.finish == "length",
         )
+
+
+@dataclass
+class _Answer:
+    """What one answer said so far: a whole completion, or a stream's chunks (``delta``)."""
+
+    text: str = ""
+    refusal: str = ""
+    choices: bool = False
+    finish: Any = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
+
+    def add(self, data: dict[str, Any]) -> str:
+        """Take in one completion or chunk; returns the text it adds."""
+        self.usage = as_dict(data.get("usage")) or self.usage
+        self.model = str(data.get("model") or self.model)
+        choices = as_list(data.get("choices"))
+        if not choices or not isinstance(choices[0], dict):
+            return ""  # the usage chunk at the end of a stream has no choices
+        self.choices = True
+        choice = choices[0]
+        self.finish = choice.get("finish_reason") or self.finish
+        message = as_dict(choice.get("delta") or choice.get("message"))
+        refusal = message.get("refusal")
+        if isinstance(refusal, str):
+            self.refusal += refusal
+        piece = message.get("content")
+        if not isinstance(piece, str):
+            return ""
+        self.text += piece
+        return piece
 
 
 def _int(value: Any) -> int:

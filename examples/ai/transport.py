@@ -149,6 +149,15 @@ class JsonTransport:
         self, url: str, body: Mapping[str, Any], headers: Mapping[str, str]
     ) -> tuple[dict[str, Any], int]:
         """(decoded JSON object, number of attempts made). Raises ProviderError."""
+        response, attempts = self.post(url, body, headers)
+        return self.decode_success(response, attempts), attempts
+
+    def post(
+        self, url: str, body: Mapping[str, Any], headers: Mapping[str, str], *, stream: bool = False
+    ) -> tuple[httpx.Response, int]:
+        """(the first successful response, number of attempts made). Raises ProviderError.
+        With ``stream`` the body is not read yet: the caller reads it and closes the response;
+        once it is being read nothing is retried, since its first pieces are already out."""
         policy = self.retry
         for attempt in range(1, policy.max_attempts + 1):
             last = attempt == policy.max_attempts
@@ -156,7 +165,14 @@ class JsonTransport:
             response: httpx.Response | None = None
             problem, fatal = "", False
             try:
-                response = self._client.post(url, json=body, headers=dict(headers))
+                request = self._client.build_request("POST", url, json=body, headers=dict(headers))
+                sent = self._client.send(request, stream=stream)
+                if stream and not sent.is_success:  # its message is in the body
+                    try:
+                        sent.read()
+                    finally:
+                        sent.close()
+                response = sent
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 problem = f"invalid {self.service.base_env} {self.service.base_url!r}: {exc}"
                 fatal = True
@@ -171,7 +187,7 @@ class JsonTransport:
                 continue
 
             if response.is_success:
-                return self._decode_success(response, attempt), attempt
+                return response, attempt
 
             server_message, retry_after, key_rejected = self._error_details(response)
             status = response.status_code
@@ -201,19 +217,19 @@ class JsonTransport:
         )
         self._sleep(delay)
 
-    def _decode_success(self, response: httpx.Response, attempts: int) -> dict[str, Any]:
+    def decode_success(self, response: httpx.Response, attempts: int) -> dict[str, Any]:
         data = _json_or_invalid(response)
         if data is _INVALID:
             self.fail(
                 f"{self.service.label} answered HTTP {response.status_code} with a body that is "
-                f"not valid JSON: {_snippet(response.text)!r}",
+                f"not valid JSON: {snippet(response.text)!r}",
                 status=response.status_code,
                 attempts=attempts,
             )
         if not isinstance(data, dict):
             self.fail(
                 f"{self.service.label} answered HTTP {response.status_code} with JSON that is not "
-                f"an object: {_snippet(response.text)!r}",
+                f"an object: {snippet(response.text)!r}",
                 status=response.status_code,
                 attempts=attempts,
             )
@@ -226,7 +242,7 @@ class JsonTransport:
         # Google sometimes wraps the error object in a one-element list.
         if isinstance(data, list) and data and isinstance(data[0], dict):
             data = data[0]
-        message = _server_message(data) or _snippet(response.text) or response.reason_phrase
+        message = error_message(data) or snippet(response.text) or response.reason_phrase
         retry_after = _parse_retry_after(response.headers.get("retry-after"))
         if retry_after is None:
             retry_after = _retry_info_delay(data)
@@ -289,11 +305,11 @@ def _json_or_invalid(response: httpx.Response) -> Any:
         return _INVALID
 
 
-def _snippet(text: str) -> str:
+def snippet(text: str) -> str:
     return " ".join(text.split())[:_SNIPPET]
 
 
-def _server_message(data: Any) -> str | None:
+def error_message(data: Any) -> str | None:
     """The human part of an error body: Gemini/OpenAI ``{"error": {...}}`` and common variants
     of local servers (``{"error": "..."}``, ``{"message": ...}``, ``{"detail": ...}``)."""
     if not isinstance(data, dict):

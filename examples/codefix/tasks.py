@@ -75,11 +75,13 @@ def _gone_before(issue: Issue, went_with: dict[int, str], *, resumed: bool) -> s
 
 
 def _report(job: Job, issue: Issue, result: FixResult) -> None:
+    line = result.line or issue.line
     job.add_result(
         {
+            "item": f"{issue.file}:{line}",  # what a progress widget labels the result with
             "issue_id": issue.id,
             "file": issue.file,
-            "line": result.line or issue.line,
+            "line": line,
             "rule": issue.rule,
             "success": result.success,
             "message": result.message,

@@ -1,4 +1,4 @@
-"""Fix All pages: pick issues, start one job, watch its progress page."""
+"""Fix All pages: pick issues, start one job, watch it in underway's progress widget."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from examples.jobs import app as jobs
 from examples.settings import app_database
@@ -71,13 +71,8 @@ def start_fix_all(
 
 @router.get("/fix-all/{job_id}", response_class=HTMLResponse)
 def progress_page(request: Request, job_id: str) -> Response:
+    """The job in underway's progress widget. Fix All needs no sign-in, so the page hands the
+    widget a view link: it reads this one job, and nothing else, for an hour."""
     document = fix_all_document(job_id)
-    return templates.TemplateResponse(
-        request, "fix_all_progress.html", {"job": document, **ai_mode()}
-    )
-
-
-@router.get("/fix-all/{job_id}/progress")
-def progress(job_id: str) -> JSONResponse:
-    """The status document, polled by the progress page."""
-    return JSONResponse(fix_all_document(job_id))
+    context = {"job": document, "view": jobs.view_token(job_id), **ai_mode()}
+    return templates.TemplateResponse(request, "fix_all_progress.html", context)

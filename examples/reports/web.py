@@ -1,4 +1,6 @@
-"""Report pages and the source system's JSON API: generate, then poll /reports/job/{id}."""
+"""Report pages and the source system's JSON API: generate, then poll /reports/job/{id}.
+
+The page itself polls nothing: it shows the job in underway's progress widget."""
 
 from __future__ import annotations
 
@@ -64,13 +66,21 @@ def sign_in(
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(request: Request) -> Response:
+def reports_page(request: Request, job: str | None = None) -> Response:
+    """The entries and the button; with ?job= that report job in underway's progress widget,
+    the report growing in it as it is written (the widget follows it as the signed-in user)."""
     user = current_user(request)
     if user is None:
         return RedirectResponse("/demo/sign-in", status_code=303)
+    document = owned_document(request, job) if job else None
+    report = None
+    if document is not None and document["status"] == "completed":
+        report = rendered(document["result"])
     context = {
         "user": user,
         "entries": EntryRepository(app_database()).for_user(user),
+        "job": document,
+        "report": report,
         **ai_mode(),
     }
     return templates.TemplateResponse(request, "reports.html", context)
@@ -110,6 +120,11 @@ def report_html(request: Request, job_id: str) -> str:
     document = owned_document(request, job_id)
     if document["status"] != "completed":
         raise HTTPException(409, f"the report is {document['status']}, not completed")
-    result = document["result"]
+    return rendered(document["result"])
+
+
+def rendered(result: dict[str, Any]) -> str:
+    """A finished report's HTML: its Markdown with raw HTML escaped, after a note if offline."""
     note = '<p class="offline">Written offline, without an AI model.</p>'
-    return (note if result["offline"] else "") + markdown.render(result["report"])
+    html: str = markdown.render(str(result["report"]))
+    return (note if result["offline"] else "") + html

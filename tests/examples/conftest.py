@@ -12,11 +12,20 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from starlette.middleware.sessions import SessionMiddleware
+from wire_server import FakeAPI
 
 from examples.jobs import app as jobs
 from examples.seed import seed
 from underway import Underway
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAPI]:
+    """A local server speaking the model APIs' wire formats (tests/examples/wire_server.py)."""
+    fake = FakeAPI()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
@@ -58,13 +67,12 @@ def serving(asgi: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def client(demo: Underway) -> Iterator[httpx.Client]:
-    """Both apps' routers with the demo's session middleware (the dashboard is tested apart)."""
-    from examples.codefix.web import router as codefix_router
-    from examples.reports.web import router as reports_router
+    """The demo's web app as `make demo` serves it: both apps, the widget's mount at /watch
+    (underway answering as the demo's signed-in user) and the dashboard at /."""
+    from examples.server import create_demo_app
 
-    web = FastAPI()
-    web.add_middleware(SessionMiddleware, secret_key="test-secret", session_cookie="demo_session")
-    web.include_router(codefix_router)
-    web.include_router(reports_router)
-    with serving(web) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+    with (
+        serving(create_demo_app()) as base_url,
+        httpx.Client(base_url=base_url, timeout=30) as http,
+    ):
         yield http

@@ -1,29 +1,26 @@
 """The example apps' AI providers.
 
-The HTTP clients run against a real HTTP server started here on 127.0.0.1 that speaks the
-Gemini and OpenAI wire formats and records what it received; nothing here reaches the internet.
+The HTTP clients run against a real HTTP server on 127.0.0.1 (wire_server.py, the `api` fixture)
+that speaks the Gemini and OpenAI wire formats and records what it received; nothing here
+reaches the internet.
 The offline functions run the real ruff on real files.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import pickle
 import socket
 import sys
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wire_server import FakeAPI, Reply
 
 # examples/ is not an installed package: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -49,91 +46,6 @@ GEMINI_KEY = "AIzaSy-test-gemini-key-0123456789"
 OPENAI_KEY = "sk-test-openai-key-0123456789abcdef"
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, write=2.0, pool=2.0)
-
-
-# --- a local server that speaks the wire formats ---------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # dict or list: sent as JSON; str: sent as it is
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class FakeAPI:
-    """Answers each POST with the next scripted Reply and records the request."""
-
-    def __init__(self) -> None:
-        self.replies: deque[Reply] = deque()
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def handle(self) -> None:
-                # The client may give up first (time-out tests).
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    super().handle()
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = api.take(Received(self.path, headers, json.loads(raw)))
-                time.sleep(reply.delay)
-                body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-                payload = body.encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll keeps shutdown() fast.
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def reply(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
-
-    def take(self, received: Received) -> Reply:
-        with self._lock:
-            self.received.append(received)
-            if self.replies:
-                return self.replies.popleft()
-        return Reply(599, {"error": {"message": "the test scripted no reply for this request"}})
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAPI]:
-    fake = FakeAPI()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    fake.thread.join(5)
 
 
 # --- the two wire formats --------------------------------------------------------------------

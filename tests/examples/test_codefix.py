@@ -101,8 +101,24 @@ def test_page_lists_issues_and_fix_all_starts_one_job(demo: Underway, client: ht
     assert document is not None and document["args"] == {"issue_ids": ids}
     progress_page = client.get(f"/fix-all/{job_id}")
     assert progress_page.status_code == 200 and job_id in progress_page.text
-    assert "no worker is running" in progress_page.text
-    assert client.get(f"/fix-all/{job_id}/progress").json()["job_id"] == job_id
+    assert "no worker is running" in progress_page.text  # said without JavaScript too
+
+
+def test_the_progress_page_shows_its_job_by_view_link(demo: Underway, client: httpx.Client) -> None:
+    # Fix All needs no sign-in: the page's widget reads its one job with a view link.
+    issues = IssueRepository(app_database()).open_issues()
+    job_id, other = (fix_all.dispatch(issue_ids=[i.id]) for i in issues[:2])
+    page = client.get(f"/fix-all/{job_id}").text
+    widget = re.search(r'<underway-progress job="(\w+)" src="/watch" view="([^"]+)">', page)
+    assert widget is not None and widget.group(1) == job_id, page
+    view = widget.group(2)
+    for script in ("/watch/static/underway-progress.js", "/watch/static/underway-progress.css"):
+        assert script in page and client.get(script).status_code == 200
+    status = client.get(f"/watch/api/jobs/{job_id}", params={"view": view})
+    assert status.status_code == 200 and status.json()["job_id"] == job_id
+    assert client.get(f"/watch/api/jobs/{other}", params={"view": view}).status_code == 404
+    assert client.get(f"/watch/api/jobs/{job_id}").status_code == 401  # nobody signed in
+    assert client.get(f"/fix-all/{job_id}/progress").status_code == 404  # the page polls no more
 
 
 def test_more_than_fifty_issues_are_refused_with_a_reason(client: httpx.Client) -> None:

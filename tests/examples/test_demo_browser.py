@@ -20,6 +20,12 @@ import pytest
 from examples.codefix.scanner import SAMPLE_PROJECT, scan
 
 REPO = Path(__file__).resolve().parents[2]
+# The progress widget's insides (an open shadow root); Playwright's locators see into it.
+WIDGET = "document.querySelector('underway-progress').shadowRoot"
+
+
+def widget(page: Any, selector: str, **options: Any) -> Any:
+    return page.locator(f"underway-progress {selector}", **options)
 
 
 def free_port() -> int:
@@ -95,8 +101,9 @@ def demo_data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def demo(demo_data: Path) -> Iterator[Demo]:
-    running = Demo(demo_data)
+def demo(demo_data: Path, request: pytest.FixtureRequest) -> Iterator[Demo]:
+    """The demo at full speed, or at the OFFLINE_LATENCY a test names (indirect parameter)."""
+    running = Demo(demo_data, latency=getattr(request, "param", "0"))
     yield running
     running.kill()
 
@@ -122,14 +129,14 @@ def test_fix_all_flow(page: Any, demo: Demo, demo_data: Path, screenshots: Path)
     assert page.locator("#selected").inner_text() == f"{chosen} selected"
     page.locator("#fix-all").click()
     page.wait_for_url(re.compile(r"/fix-all/[0-9a-z]{26}$"))
-    page.wait_for_function("document.getElementById('percent').textContent === '100.0'")
-    page.wait_for_function("document.getElementById('status').textContent === 'completed'")
-    results = page.locator("#results li")
-    assert results.count() == chosen
-    assert page.locator("#results li.ok").count() == chosen
-    assert page.locator("#counts").inner_text() == f"{chosen}/{chosen}"
+    page.wait_for_function(f"{WIDGET}.querySelector('.status').textContent === 'completed'")
+    assert widget(page, ".percent").inner_text() == "100 %"
+    assert widget(page, "[role=progressbar]").get_attribute("aria-valuenow") == "100"
+    assert widget(page, ".results li").count() == chosen
+    assert widget(page, ".results li.ok").count() == chosen
+    assert widget(page, ".counts").inner_text() == f"{chosen} / {chosen}"
     page.wait_for_function(  # the bar's width is animated: let it arrive before the picture
-        "(bar => bar.offsetWidth === bar.parentElement.clientWidth)(document.getElementById('bar'))"
+        f"(bar => bar.firstChild.offsetWidth === bar.clientWidth)({WIDGET}.querySelector('.bar'))"
     )
     page.screenshot(path=str(screenshots / "fix-all-progress.png"), full_page=True)
     # The fixes were really applied to the working copy, and the issues left the open list.
@@ -142,7 +149,9 @@ def test_fix_all_flow(page: Any, demo: Demo, demo_data: Path, screenshots: Path)
     assert page.locator("tbody tr", has_text="F401").count() == still_found
 
 
+@pytest.mark.parametrize("demo", ["3"], indirect=True)  # offline, a report takes 3 s to write
 def test_report_flow(page: Any, demo: Demo, screenshots: Path) -> None:
+    page.set_viewport_size({"width": 360, "height": 780})  # a phone
     page.goto("/reports")
     page.wait_for_url(re.compile(r"/demo/sign-in$"))
     page.locator("input[value=alice]").check()
@@ -150,19 +159,39 @@ def test_report_flow(page: Any, demo: Demo, screenshots: Path) -> None:
     page.wait_for_url(re.compile(r"/reports$"))
     assert page.locator("input[name=entry_ids]").count() == 7
     page.locator("input[name=entry_ids]").nth(6).uncheck()
-    # Every state the page shows is recorded: the job may pass through pending in a blink.
-    page.evaluate(
-        """() => { const state = document.getElementById('state'); window.shown = [];
-        new MutationObserver(() => window.shown.push(state.textContent))
-          .observe(state, {childList: true, characterData: true, subtree: true}); }"""
-    )
     page.get_by_role("button", name="Weave Fragments").click()
+    page.wait_for_url(re.compile(r"/reports\?job=[0-9a-z]{26}$"))
+    # Each change of the report in the widget is recorded with the job's status at the time.
+    page.wait_for_function(f"!!{WIDGET}.querySelector('.output')")
+    page.evaluate(
+        f"""() => {{ const root = {WIDGET}, output = root.querySelector('.output');
+        window.seen = [];
+        new MutationObserver(() => window.seen.push([output.textContent.length,
+            root.querySelector('.status').textContent]))
+          .observe(output, {{childList: true, characterData: true, subtree: true}}); }}"""
+    )
     page.locator("#report h1").wait_for()
-    shown = page.evaluate("window.shown")
-    assert shown[0] == "Report generation started in background", shown
+    written = page.evaluate(f"{WIDGET}.querySelector('.output').textContent.length")
+    seen = page.evaluate("window.seen")
+    growing = {length for length, status in seen if 0 < length < written and status != "completed"}
+    assert len(growing) >= 2, seen  # the page showed the report growing before it was done
+    assert widget(page, "[role=progressbar]").get_attribute("aria-valuenow") == "100"
+    assert widget(page, ".percent").inner_text() == "100 %"
     assert page.locator("#report h1").inner_text() == "Weekly Progress Report"
     assert "Feb 01, 2026 to Feb 06, 2026" in page.locator("#state").inner_text()
     assert "Written offline" in page.locator("#report").inner_text()
+    assert not widget(page, ".output").is_visible()  # the whole report is shown rendered instead
+    # Readable on a phone: nothing wider than the screen; the bar under the button, before the
+    # entries.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    button = page.locator("#weave-button").bounding_box()
+    bar = widget(page, "[role=progressbar]").bounding_box()
+    assert bar["x"] >= 0 and bar["x"] + bar["width"] <= 360
+    entries = page.locator("table").bounding_box()
+    assert button["y"] + button["height"] < bar["y"] < entries["y"]
+    assert bar["y"] - (button["y"] + button["height"]) < 200
+    page.screenshot(path=str(screenshots / "reports-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1100, "height": 900})
     page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
 
 
@@ -203,21 +232,25 @@ def test_fix_all_of_every_issue_moves_the_bar_and_shows_what_ruff_confirms(
         page.locator("#select-all").check()
         page.locator("#fix-all").click()
         page.wait_for_url(re.compile(r"/fix-all/[0-9a-z]{26}$"))
+        page.wait_for_function(f"!!{WIDGET}.querySelector('.percent')")
         page.evaluate(
-            """() => { const shown = document.getElementById('percent'); window.seen = [];
+            f"""() => {{ const shown = {WIDGET}.querySelector('.percent'); window.seen = [];
             new MutationObserver(() => window.seen.push(shown.textContent))
-              .observe(shown, {childList: true, characterData: true, subtree: true}); }"""
+              .observe(shown, {{childList: true, characterData: true, subtree: true}}); }}"""
         )
         page.wait_for_function(
-            "document.getElementById('status').textContent === 'completed'", timeout=120_000
+            f"{WIDGET}.querySelector('.status').textContent === 'completed'", timeout=120_000
         )
-        seen = page.evaluate("window.seen")
-        assert len({p for p in seen if 0 < float(p) < 100}) >= 3, seen  # the bar moved
+        seen = [float(p.removesuffix(" %")) for p in page.evaluate("window.seen") if p]
+        assert len({p for p in seen if 0 < p < 100}) >= 3, seen  # the bar moved
         assert "Simulated 0.4 s per call" in page.locator("#ai-mode").inner_text()
-        assert page.locator("#results li").count() == issues
-        assert page.locator("#results li", has_text="already").count() == 0
-        shown_failed = "\n".join(page.locator("#results li.bad").all_inner_texts())
-        failed = re.findall(r"(\S+):\d+ (\w+):", shown_failed)
+        assert widget(page, ".results li").count() == issues
+        assert widget(page, ".results li", has_text="already").count() == 0
+        failed = [
+            (item.locator(".label").inner_text().rsplit(":", 1)[0],
+             item.locator(".msg").inner_text().split(":", 1)[0])
+            for item in widget(page, ".results li.fail").all()
+        ]  # fmt: skip
         # Every issue shown failed is still there, and nothing else of the sample's issues is.
         original = {(f.file, f.rule, f.message) for f in scan(SAMPLE_PROJECT)}
         left = scan(demo_data / "codefix-workspace")

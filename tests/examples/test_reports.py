@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -116,3 +117,52 @@ def test_offline_latency_is_simulated_and_the_page_says_so(
     answer = client.post("/reports/generate", json={"entry_ids": entry_ids("alice")})
     assert time.monotonic() - started >= 0.4
     assert client.get(f"/reports/job/{answer.json()['job_id']}").json()["status"] == "completed"
+
+
+def test_the_report_is_streamed_as_the_job_output(demo: Underway, client: httpx.Client) -> None:
+    demo.eager = True
+    sign_in(client, "bob")
+    job_id = client.post("/reports/generate", json={"entry_ids": entry_ids("bob")}).json()["job_id"]
+    report = client.get(f"/reports/job/{job_id}").json()["report"]
+    assert demo.output(job_id) == report  # every piece, in order, and the result is the whole
+    document = client.get(f"/watch/api/jobs/{job_id}").json()  # as bob, by the demo's session
+    assert document["output_length"] == len(report)
+    output = client.get(f"/watch/api/jobs/{job_id}/output", params={"offset": 0}).json()
+    assert output["text"] == report
+
+
+def test_the_page_follows_the_users_own_job_through_the_widget(
+    demo: Underway, client: httpx.Client
+) -> None:
+    sign_in(client, "alice")
+    job_id = client.post("/reports/generate", json={"entry_ids": entry_ids("alice")}).json()[
+        "job_id"
+    ]
+    page = client.get("/reports", params={"job": job_id}).text
+    # No view link: the widget reads the job as alice, whom the /watch mount knows by her
+    # demo session (its authenticate hook).
+    assert f'<underway-progress job="{job_id}" src="/watch" markdown>' in page
+    assert client.get(f"/watch/api/jobs/{job_id}").json()["owner"] == "alice"
+    with client.stream("GET", f"/watch/api/jobs/{job_id}/events") as events:
+        assert events.headers["content-type"].startswith("text/event-stream")
+        first = next(line for line in events.iter_lines() if line.startswith("data:"))
+    assert json.loads(first.removeprefix("data:"))["job_id"] == job_id  # not `event: gone`
+    sign_in(client, "bob")
+    assert client.get(f"/watch/api/jobs/{job_id}").status_code == 404
+    assert client.get("/reports", params={"job": job_id}).status_code == 404
+    client.cookies.clear()
+    assert client.get(f"/watch/api/jobs/{job_id}").status_code == 401
+
+
+def test_a_finished_report_is_on_its_page_without_javascript(
+    demo: Underway, client: httpx.Client
+) -> None:
+    demo.eager = True
+    sign_in(client, "alice")
+    job_id = client.post("/reports/generate", json={"entry_ids": entry_ids("alice")[:2]}).json()[
+        "job_id"
+    ]
+    page = client.get("/reports", params={"job": job_id}).text
+    assert "Report for Feb 01, 2026 to Feb 02, 2026" in page
+    assert '<section id="progress" class="report-progress done"' in page
+    assert "<h1>Weekly Progress Report</h1>" in page and "Written offline" in page
