@@ -164,6 +164,10 @@ class Store(Protocol):
         set when none did, None when any may have (the caller then re-reads all it follows).
         Call it from one thread; the first call answers None."""
 
+    def watch_wake_fd(self) -> int | None:
+        """A file descriptor that turns readable when watch_changes() may have news, or None
+        when the caller must poll it."""
+
     def work_wake_fd(self) -> int | None:
         """A file descriptor that turns readable when new work may be ready, or None when the
         caller must poll work_changed()."""

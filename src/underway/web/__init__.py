@@ -35,7 +35,7 @@ def create_app(
     authenticate: Authenticate | None = None,
     secret_key: str | bytes | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    poll_interval: float = 0.25,
+    poll_interval: float = 0.1,
     keepalive_interval: float = 15.0,
     secure_cookies: bool | None = None,
     failed_auth_limit: int = DEFAULT_MAX_FAILURES,
@@ -53,9 +53,9 @@ def create_app(
     secret_key signs dashboard sessions (default app.secret_key, else UNDERWAY_SECRET_KEY, else
     derived from the tokens) and checks view links (Underway.view_token: the same key as the
     process that makes them; with no key set, no link is valid).
-    poll_interval: how often the shared watcher of the jobs streams follow asks the store
-    what changed. keepalive_interval: seconds of
-    silence before a stream sends a comment. secure_cookies: None sets the cookie's Secure flag
+    poll_interval: how often the shared watcher of the jobs that streams follow asks the store
+    what changed (on PostgreSQL also as soon as a notification arrives). keepalive_interval:
+    seconds of silence before a stream sends a comment. secure_cookies: None sets the cookie's Secure flag
     on https requests only.
     failed_auth_limit: wrong tokens (bearer or sign-in) a client address may send within
     failed_auth_window seconds; after that it is answered 429 until the window passes. 0: no

@@ -8,9 +8,9 @@ with its last id (Last-Event-ID) is sent exactly what it lacks, from any server 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import codec
 from .documents import to_json
@@ -19,6 +19,7 @@ from .hub import Followed
 OUTPUT_CHUNK = 65536  # characters of output per message
 _CURSOR = re.compile(r"(\d{1,15})\.(\d{1,15})\.(\d{1,15})")
 _ABSENT = object()
+T = TypeVar("T")
 
 
 def message(data: str, event: str | None = None, event_id: str | None = None) -> str:
@@ -74,29 +75,60 @@ class Held:
         """The whole document: afterwards the client holds every result and error."""
         state = self.state
         self.results, self.errors, self.head = len(state.results), len(state.errors), state.head
-        return message(to_json(state.document()), event_id=self.event_id)
+        return self._shared(("whole", self.output), self._whole_text)
 
-    def output_chunks(self) -> Iterator[str]:
-        text = self.state.output
-        while self.output < len(text):
-            start = self.output
-            chunk = text[start : start + OUTPUT_CHUNK]
-            self.output += len(chunk)
-            data = codec.dumps({"offset": start, "text": chunk})
-            yield message(data, event="output", event_id=self.event_id)
+    def _whole_text(self) -> str:
+        return message(to_json(self.state.document()), event_id=self.event_id)
 
-    def change(self) -> str | None:
-        """The fields that changed since they were last sent and the entries the client lacks;
-        None when there is nothing new."""
+    def catch_up(self) -> list[str]:
+        """What brings the client up to date: the output it lacks, then a change with the fields
+        that changed since they were last sent and the entries it lacks (none when nothing is
+        new)."""
+        texts = self.output_texts()
+        change = self._change()
+        return texts if change is None else [*texts, change]
+
+    def output_texts(self) -> list[str]:
+        """The output the client lacks, in messages of at most OUTPUT_CHUNK characters."""
+        state, start = self.state, self.output
+        texts = self._shared(("output", self.results, self.errors, start), self._output_texts)
+        self.output = len(state.output)
+        return list(texts)
+
+    def _output_texts(self) -> list[str]:
+        text, offset, texts = self.state.output, self.output, []
+        while offset < len(text):
+            chunk = text[offset : offset + OUTPUT_CHUNK]
+            data = codec.dumps({"offset": offset, "text": chunk})
+            offset += len(chunk)
+            event_id = f"{self.results}.{self.errors}.{offset}"
+            texts.append(message(data, event="output", event_id=event_id))
+        return texts
+
+    def _change(self) -> str | None:
+        state = self.state
+        key = ("change", id(self.head), self.results, self.errors, self.output)
+        change = self._shared(key, self._change_text)
+        self.results, self.errors, self.head = len(state.results), len(state.errors), state.head
+        return change
+
+    def _change_text(self) -> str | None:
         state = self.state
         fields = {k: v for k, v in state.head.items() if self.head.get(k, _ABSENT) != v}
         fields.update((gone, None) for gone in self.head.keys() - state.head.keys())
-        new_results = state.results[self.results :]
-        new_errors = state.errors[self.errors :]
+        new_results, new_errors = state.results[self.results :], state.errors[self.errors :]
         if not (fields or new_results or new_errors):
             return None
-        self.results += len(new_results)
-        self.errors += len(new_errors)
-        self.head = state.head
+        event_id = f"{len(state.results)}.{len(state.errors)}.{self.output}"
         body = {**fields, "new_results": new_results, "new_errors": new_errors}
-        return message(to_json(body), event="change", event_id=self.event_id)
+        return message(to_json(body), event="change", event_id=event_id)
+
+    def _shared(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """Built once per version of the job for every stream whose client held the same: most
+        streams follow a job in step, and then share one encoding. (id(self.head) names the
+        fields last sent: every holder keeps that dict alive, so its id is not reused.)"""
+        messages = self.state.messages
+        if key not in messages:
+            messages[key] = build()
+        found: T = messages[key]
+        return found

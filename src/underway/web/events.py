@@ -64,31 +64,27 @@ async def job_messages(state: Followed, held: Held, keepalive: float) -> AsyncIt
     seen = -1  # a resumed stream sends what it misses at once
     if held.fresh and not state.finished:
         yield held.whole()
-        for chunk in held.output_chunks():
-            yield chunk
-        seen = state.version
+        seen = state.version - 1  # then the output, if any
     while True:
         waiter = state.changed
         if state.gone:
             yield gone(state.job_id)
             return
         if state.finished:
-            for chunk in held.output_chunks():
-                yield chunk
+            for text in held.output_texts():
+                yield text
             yield held.whole()
             end = {"job_id": state.job_id, "status": state.head["status"]}
             yield message(codec.dumps(end), event="end")
             return
         if state.version != seen:
             seen = state.version
-            for chunk in held.output_chunks():
-                yield chunk
-            change = held.change()
-            if change is not None:
-                yield change
+            for text in held.catch_up():
+                yield text
             continue
         try:
-            await asyncio.wait_for(waiter.wait(), keepalive)
+            async with asyncio.timeout(keepalive):  # a timer, not a task per wait (wait_for)
+                await waiter.wait()
         except TimeoutError:
             yield KEEP_ALIVE
 

@@ -3,6 +3,7 @@
 A thousand streams of a hundred jobs cost the store what a hundred would: the hub asks the store
 which jobs changed (PostgreSQL NOTIFY carries their ids; on SQLite a change counter says whether
 anything did), re-reads only those, and from their last entry and output offset on, never whole.
+It asks every poll interval, and on PostgreSQL also as soon as a notification arrives.
 Claims and rescues send no notification, so a pending job is re-read every PENDING_RECHECK
 seconds and every other job every FULL_RECHECK seconds, whatever was notified.
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("underway.web")
 
+MIN_GAP = 0.05  # seconds between two rounds of reads, however often the store signals
 PENDING_RECHECK = 1.0
 FULL_RECHECK = 10.0
 
@@ -51,6 +53,9 @@ class Followed:
     version: int = 0
     watchers: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Messages built for this version, by what their client held: streams that follow the job
+    # in step (most of them) share one encoding rather than each building its own.
+    messages: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     @property
     def read(self) -> bool:
@@ -66,6 +71,7 @@ class Followed:
     def bump(self) -> None:
         """Wake every stream waiting on this job."""
         self.version += 1
+        self.messages.clear()
         woken, self.changed = self.changed, asyncio.Event()
         woken.set()
 
@@ -135,8 +141,15 @@ class Hub:
             self._refreshing = asyncio.Lock()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due_at = loop.time()
         while self._followed:
-            await asyncio.sleep(self.interval)
+            # At a fixed rate, whatever each round took; sooner when the store signals (a
+            # PostgreSQL NOTIFY), but never two rounds closer than MIN_GAP.
+            due_at = max(due_at + self.interval, loop.time())
+            await self._wait(due_at)
+            await asyncio.sleep(max(0.0, due_at - self.interval + MIN_GAP - loop.time()))
+            due_at = loop.time()
             try:
                 changed = await self._call(self.app.store.watch_changes)
                 now = time.monotonic()
@@ -145,6 +158,22 @@ class Hub:
                     await self._refresh(due)
             except Exception as exc:  # an outage: streams wait, and the next tick tries again
                 log.warning("event streams could not read the store: %s", exc)
+
+    async def _wait(self, until: float) -> None:
+        """Until then, or until the store's descriptor turns readable (a notification)."""
+        loop = asyncio.get_running_loop()
+        fd = await self._call(self.app.store.watch_wake_fd)
+        if fd is None:
+            await asyncio.sleep(max(0.0, until - loop.time()))
+            return
+        signalled = asyncio.Event()
+        loop.add_reader(fd, signalled.set)
+        try:
+            await asyncio.wait_for(signalled.wait(), max(0.0, until - loop.time()))
+        except TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(fd)
 
     async def _refresh(self, states: Sequence[Followed]) -> None:
         async with self._refreshing:

@@ -154,6 +154,9 @@ class PostgresWakeup(PostgresConnection):
     def watch_changes(self) -> set[str] | None:
         return self._job_listener.take()
 
+    def watch_wake_fd(self) -> int | None:
+        return self._job_listener.fileno()
+
     def close(self) -> None:
         super().close()
         self._listener.close()

@@ -18,6 +18,9 @@ class SQLiteWatch(SQLiteConnection):
         self._local.watch_version = version
         return set() if version == last else None
 
+    def watch_wake_fd(self) -> int | None:
+        return None
+
     def job_since(self, job_id: str, after_seq: int) -> JobChanges | None:
         conn = self._conn
         params = {"id": job_id, "after": after_seq}
