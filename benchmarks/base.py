@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -25,6 +26,7 @@ SendAsync = Callable[[Kwargs], Awaitable[object]]
 SendMany = Callable[[list[Kwargs]], object]
 SendManyAsync = Callable[[list[Kwargs]], Awaitable[object]]
 Make = Callable[[int], Kwargs]
+ReadProgress = Callable[[], list[tuple[str, str | None]]]
 
 TASKS = ("noop", "sleep", "progress")
 
@@ -170,6 +172,27 @@ class System:
     def job_ids(self, count: int) -> list[str]:
         """Ids of up to `count` queued jobs, to ask the HTTP API about."""
         raise NotAvailable(f"{self.label} has no HTTP API for job status")
+
+    # -- W7: job event streams ----------------------------------------------------------------
+
+    def stream_worker_commands(
+        self, processes: int, concurrency: int, progress_interval: float
+    ) -> list[list[str]]:
+        """Workers that write progress at most every `progress_interval` seconds."""
+        raise NotAvailable(f"{self.label} has no job event stream")
+
+    def stream_poll_interval(self) -> float | None:
+        """Seconds between the server's store reads for event streams, if it says."""
+        return None
+
+    def cancel(self, job_ids: list[str]) -> None:
+        """Ask for these jobs to be cancelled (W7's jobs would otherwise run on)."""
+        raise NotAvailable(f"{self.label}: no cancel API")
+
+    def progress_reader(self) -> AbstractContextManager[ReadProgress]:
+        """A function reading (job id, progress current) of every job straight from the store,
+        on a connection of its own while the context lasts."""
+        raise NotAvailable(f"{self.label}: no progress to read")
 
     # -- W6: claim and finish against a long history -------------------------------------------
 

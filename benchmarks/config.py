@@ -43,6 +43,11 @@ class Sizes:
     poll_jobs: int = 10_000  # W5: sleep jobs the workers drain meanwhile
     history_jobs: int = 1_000_000  # W6
     scale_jobs: int = 2_000  # W6: claim-and-finish cycles timed
+    stream_jobs: int = 100  # W7: running jobs, each followed by its share of the watchers
+    stream_watchers: int = 1_000  # W7: event streams open in the main window
+    stream_seconds: float = 20.0  # W7: the main window
+    stream_few_watchers: int = 100  # W7: event streams open in the first, smaller window
+    stream_few_seconds: float = 6.0
     run_budget: float = 900.0  # seconds one run may take before it is killed
 
     def to_json(self) -> dict[str, Any]:
@@ -64,5 +69,10 @@ QUICK = Sizes(
     poll_jobs=1_000,
     history_jobs=20_000,
     scale_jobs=200,
+    stream_jobs=20,
+    stream_watchers=200,
+    stream_seconds=3.0,
+    stream_few_watchers=20,
+    stream_few_seconds=3.0,
     run_budget=180.0,
 )

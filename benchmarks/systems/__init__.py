@@ -15,6 +15,7 @@ from ..base import System
 NO_HTTP_API = "no HTTP job-status API of its own (W5 is underway only)"
 REDIS_HISTORY = "a Redis queue: finished jobs leave the queue, there is no history table"
 NO_PROGRESS = "no progress API"
+NO_STREAM = "no HTTP event stream of job progress (W7 is underway only)"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Entry:
 
 def _baseline(kind: str) -> dict[str, str]:
     reason = f"raw {kind} baseline: only W1"
-    return {w: reason for w in ("W2", "W3", "W4", "W5", "W6")}
+    return {w: reason for w in ("W2", "W3", "W4", "W5", "W6", "W7")}
 
 
 SYSTEMS: dict[str, Entry] = {
@@ -79,7 +80,7 @@ SYSTEMS: dict[str, Entry] = {
             production="`celery worker --concurrency 2` (prefork pool: 2 child processes, one "
             "job at a time each), Redis broker and Redis result backend, default settings; "
             "with C > 1 slots: 2 workers with `--pool threads --concurrency C`",
-            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY},
+            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY, "W7": NO_STREAM},
         ),
         Entry(
             name="rq",
@@ -92,7 +93,7 @@ SYSTEMS: dict[str, Entry] = {
             production="`rq worker-pool -n 2`: 2 workers, each forking a work horse per job "
             "(the default Worker class), results kept (default result_ttl)",
             max_concurrency=1,
-            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY},
+            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY, "W7": NO_STREAM},
         ),
         Entry(
             name="dramatiq",
@@ -104,7 +105,12 @@ SYSTEMS: dict[str, Entry] = {
             packages=("dramatiq", "redis"),
             production="`dramatiq --processes 2 --threads C` with RedisBroker and the default "
             "middleware (plus AsyncIO, for async actors); no result backend (the default)",
-            not_applicable={"W4": NO_PROGRESS, "W5": NO_HTTP_API, "W6": REDIS_HISTORY},
+            not_applicable={
+                "W4": NO_PROGRESS,
+                "W5": NO_HTTP_API,
+                "W6": REDIS_HISTORY,
+                "W7": NO_STREAM,
+            },
         ),
         Entry(
             name="huey-redis",
@@ -116,7 +122,12 @@ SYSTEMS: dict[str, Entry] = {
             packages=("huey", "redis"),
             production="2 `huey_consumer -k thread -w C` processes with RedisHuey (blocking "
             "dequeue, results stored: the defaults)",
-            not_applicable={"W4": NO_PROGRESS, "W5": NO_HTTP_API, "W6": REDIS_HISTORY},
+            not_applicable={
+                "W4": NO_PROGRESS,
+                "W5": NO_HTTP_API,
+                "W6": REDIS_HISTORY,
+                "W7": NO_STREAM,
+            },
         ),
         Entry(
             name="huey-sqlite",
@@ -132,6 +143,7 @@ SYSTEMS: dict[str, Entry] = {
                 "W4": NO_PROGRESS,
                 "W5": NO_HTTP_API,
                 "W6": "huey deletes a task from its queue table when it is dequeued: no history",
+                "W7": NO_STREAM,
             },
         ),
         Entry(
@@ -144,7 +156,7 @@ SYSTEMS: dict[str, Entry] = {
             packages=("saq", "redis"),
             production="`saq settings --workers 2`: 2 worker processes with C concurrent async "
             "jobs each (default 10), Redis queue",
-            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY},
+            not_applicable={"W5": NO_HTTP_API, "W6": REDIS_HISTORY, "W7": NO_STREAM},
         ),
         Entry(
             name="procrastinate",
@@ -156,7 +168,7 @@ SYSTEMS: dict[str, Entry] = {
             packages=("procrastinate", "psycopg", "psycopg-pool"),
             production="2 `procrastinate worker --concurrency C` processes (a fresh database "
             "with its schema applied), LISTEN/NOTIFY on, finished jobs kept (the defaults)",
-            not_applicable={"W4": NO_PROGRESS, "W5": NO_HTTP_API},
+            not_applicable={"W4": NO_PROGRESS, "W5": NO_HTTP_API, "W7": NO_STREAM},
         ),
         Entry(
             name="raw-sqlite",

@@ -6,17 +6,19 @@ database comes from the run's environment (BENCH_BACKEND and BENCH_SQLITE or BEN
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from underway import Job, Status, Underway
 from underway.store import ClaimRequest, Lease, Outcome
 
-from .. import tasks
-from ..base import Send, SendMany, System, python_module
+from .. import probe, tasks
+from ..base import ReadProgress, Send, SendMany, System, python_module
 from ..resources import NotAvailable
 
 SCHEMA = "underway_bench"  # PostgreSQL schema inside the run's own database
@@ -46,6 +48,16 @@ async def sleep(t: float = 0.0) -> None:
 @app.task(name="progress")
 def progress(job: Job, n: int, r: int) -> None:
     tasks.progress(lambda i: job.progress(processed=i), job.add_result, n, r)
+
+
+@app.task(name="advance")
+async def advance(job: Job, until: float = 0.0, step: float = 0.1) -> None:
+    """W7: one step every `step` seconds until the wall-clock time `until`; each step's
+    `current` is the time.time() of the call, which the watchers subtract from their arrival."""
+    probe.record("advance", time.monotonic())
+    while time.time() < until:
+        job.advance(current=f"{time.time():.6f}")
+        await asyncio.sleep(step)
 
 
 def web_app() -> Any:
@@ -89,6 +101,31 @@ class UnderwayBase(System):
                 str(concurrency),
             )
         ]
+
+    def stream_worker_commands(
+        self, processes: int, concurrency: int, progress_interval: float
+    ) -> list[list[str]]:
+        return [
+            python_module(
+                "benchmarks.streamworker",
+                f"{__name__}:app",
+                str(processes),
+                str(concurrency),
+                str(progress_interval),
+            )
+        ]
+
+    def stream_poll_interval(self) -> float | None:
+        import inspect
+
+        from underway.web import create_app
+
+        default = inspect.signature(create_app).parameters["poll_interval"].default
+        return float(default) if isinstance(default, int | float) else None
+
+    def cancel(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            app.cancel(job_id)
 
     def server_command(self, port: int) -> list[str]:
         try:
@@ -167,6 +204,12 @@ class UnderwaySQLite(UnderwayBase):
 
         return count
 
+    @contextlib.contextmanager
+    def progress_reader(self) -> Iterator[ReadProgress]:
+        query = f"SELECT id, progress_current FROM {SQLITE_JOBS}"
+        with contextlib.closing(self._connect()) as conn:
+            yield lambda: conn.execute(query).fetchall()
+
     def fill_history(self, count: int) -> None:
         with self._connect() as conn:
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({SQLITE_JOBS})")]
@@ -209,6 +252,12 @@ class UnderwayPostgres(UnderwayBase):
                 return int(conn.execute("SELECT n FROM public.bench_writes").fetchone()[0])
 
         return count
+
+    @contextlib.contextmanager
+    def progress_reader(self) -> Iterator[ReadProgress]:
+        query = f"SELECT id, progress_current FROM {SCHEMA}.jobs"
+        with contextlib.closing(self._connect()) as conn:
+            yield lambda: conn.execute(query).fetchall()
 
     def fill_history(self, count: int) -> None:
         with self._connect() as conn:

@@ -25,6 +25,7 @@ WORKLOADS = {
     "W4": "w4_progress",
     "W5": "w5_polling",
     "W6": "w6_scale",
+    "W7": "w7_streams",
 }
 Metrics = dict[str, float | str]
 
