@@ -29,7 +29,22 @@ class Completion:
     truncated: bool = False
 
 
-class TextStream:
+class Closing:
+    """A context manager that calls close() on the way out."""
+
+    def close(self) -> None:
+        """Release what the object holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class TextStream(Closing):
     """One answer as the model writes it: iterating yields its text piece by piece; after the
     last piece ``completion`` holds the whole text with its usage and cost.
 
@@ -57,14 +72,6 @@ class TextStream:
 
     def close(self) -> None:
         self._source.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class ProviderError(Exception):

@@ -12,16 +12,14 @@ import math
 import re
 import time
 from collections.abc import Generator
-from types import TracebackType
-from typing import Self
 
-from .base import DEFAULT_MAX_TOKENS, Completion, ProviderError, TextStream
+from .base import DEFAULT_MAX_TOKENS, Closing, Completion, ProviderError, TextStream
 
 # A word with the space after it: about what a model streams at a time.
 _PIECE = re.compile(r"\s*\S+\s*|\s+")
 
 
-class OfflineProvider:
+class OfflineProvider(Closing):
     """No network, no model, no cost; ``latency`` seconds of pretend thinking per call."""
 
     name = "offline"
@@ -76,17 +74,6 @@ class OfflineProvider:
             "OPENAI_BASE_URL); offline, use offline_fix() or offline_report() instead",
             provider=self.name,
         )
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"OfflineProvider(latency={self.latency!r})" if self.latency else "OfflineProvider()"

@@ -20,7 +20,7 @@ from typing import Any, NoReturn, Self
 
 import httpx
 
-from .base import ProviderError
+from .base import Closing, ProviderError
 
 log = logging.getLogger("examples.ai")
 
@@ -93,7 +93,7 @@ def retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
-class JsonTransport:
+class JsonTransport(Closing):
     """POSTs JSON and returns the decoded JSON answer, retrying what is worth retrying."""
 
     def __init__(
@@ -120,14 +120,6 @@ class JsonTransport:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def fail(
         self,
