@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from underway.model import Status
-from underway.store import ProgressWrite, Store, open_store
+from underway.store import ClaimRequest, Lease, Outcome, ProgressWrite, Store, open_store
 
-from .helpers import claim_one, enqueue, finish
+from .helpers import NOW, claim_one, enqueue, finish
 
 
 def test_job_since_returns_only_entries_after_the_cursor(store: Store) -> None:
@@ -63,5 +63,22 @@ def test_watch_changes_names_jobs_another_connection_changed(store: Store) -> No
         other.job_cancel(job_id, time.time())
         changed = changed_after(store, job_id)
         assert changed is None or job_id in changed
+    finally:
+        other.close()
+
+
+def test_a_batch_too_large_for_one_notification_still_says_something_changed(
+    store: Store,
+) -> None:
+    other = open_store(store.url)
+    try:
+        ids = [enqueue(other) for _ in range(400)]  # 400 ids: more than one notification holds
+        claimed = other.job_claim("w1", ClaimRequest([], 400, 30.0, NOW))
+        assert len(claimed) == 400
+        store.watch_changes()
+        outcomes = [Outcome(Lease(r.id, r.attempts), Status.COMPLETED, NOW + 1) for r in claimed]
+        assert other.job_finish("w1", outcomes) == []
+        changed = changed_after(store, ids[-1])
+        assert changed is None or set(ids) <= changed
     finally:
         other.close()

@@ -22,6 +22,7 @@ from ..rows import (
 )
 from .connection import PooledConnection, PostgresConnection
 from .values import json_text, plain_text
+from .watch import notify_watchers
 
 
 class PostgresAttempts(PostgresConnection):
@@ -73,12 +74,14 @@ class PostgresAttempts(PostgresConnection):
     def job_write_progress(self, worker_id: str, writes: Sequence[ProgressWrite]) -> list[str]:
         if not writes:
             return []
-        params = [_progress_params(worker_id, self.job_channel, write) for write in writes]
+        params = [_progress_params(worker_id, write) for write in writes]
         with self._connection() as conn:
             with conn.pipeline(), conn.transaction():
                 conn.execute(self._q["async_commit"])
                 cur = conn.cursor()
                 cur.executemany(self._q["job_progress_update"], params, returning=True)
+                ids = [write.lease.job_id for write in writes]
+                notify_watchers(conn, self._q["notify_jobs"], self.job_channel, ids)
             accepted = _returned_ids(cur)
         return [w.lease.job_id for w in writes if w.lease.job_id not in accepted]
 
@@ -119,12 +122,11 @@ class PostgresAttempts(PostgresConnection):
             conn.cursor().executemany(self._q["job_release"], params)
 
 
-def _progress_params(worker_id: str, job_channel: str, write: ProgressWrite) -> dict[str, Any]:
+def _progress_params(worker_id: str, write: ProgressWrite) -> dict[str, Any]:
     return {
         "id": write.lease.job_id,
         "attempt": write.lease.attempt,
         "worker_id": worker_id,
-        "job_channel": job_channel,
         "total": write.total,
         "processed": write.processed,
         "current": plain_text(write.current),

@@ -23,6 +23,8 @@ from .connection import PostgresConnection, readable
 
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 5.0
+# The jobs channel's payload when the ids of the jobs a statement changed would not fit.
+ANY_JOB = "*"
 
 
 class Listener:
@@ -49,8 +51,8 @@ class Listener:
         return self.take() != set()
 
     def take(self) -> set[str] | None:
-        """The payloads notified since the last call; None when notifications may have been
-        missed (a first or new connection)."""
+        """What the notifications since the last call carried (job ids, for the jobs channel);
+        None when some may have been missed (a first or new connection) or one said ANY_JOB."""
         with self._lock:
             conn = self._listen()
             if conn is None:
@@ -64,7 +66,7 @@ class Listener:
                 if self._listen() is None:
                     return set()
             missed, self._missed = self._missed, False
-            return None if missed else payloads
+            return None if missed or ANY_JOB in payloads else payloads
 
     def close(self) -> None:
         with self._lock:
@@ -105,7 +107,7 @@ class Listener:
         return conn
 
     def _on_notify(self, notify: psycopg.Notify) -> None:
-        self._payloads.add(notify.payload)
+        self._payloads.update(notify.payload.split(","))
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -116,8 +118,8 @@ class Listener:
 
 
 def _drain_notifications(conn: psycopg.Connection[Any], payloads: set[str]) -> None:
-    """Read what the server sent, without waiting, adding each notification's payload to
-    payloads.
+    """Read what the server sent, without waiting, adding the comma-separated parts of each
+    notification's payload to payloads.
 
     Anything else that arrives on an idle LISTEN connection is the server ending the session
     (its reason comes a moment before the end of the stream): a ping then finds out for sure,
@@ -132,7 +134,7 @@ def _drain_notifications(conn: psycopg.Connection[Any], payloads: set[str]) -> N
             conn.pgconn.consume_input()
         while (notify := conn.pgconn.notifies()) is not None:
             arrived = True
-            payloads.add(notify.extra.decode())
+            payloads.update(notify.extra.decode().split(","))
         if ready and not arrived:
             ConnectionPool.check_connection(conn)
     except psycopg.Error:

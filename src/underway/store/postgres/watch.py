@@ -4,12 +4,17 @@ from its last entry on, in one statement. Queries in sql/postgres/watch.sql."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg.rows import tuple_row
 
 from ... import codec
 from ..base import JobChanges
 from ..rows import job_changes
-from .connection import PostgresConnection
+from .connection import PooledConnection, PostgresConnection
+
+# Characters of job ids one notification carries (PostgreSQL takes up to 8,000 bytes).
+NOTIFY_PAYLOAD = 7900
 
 
 class PostgresWatch(PostgresConnection):
@@ -22,3 +27,22 @@ class PostgresWatch(PostgresConnection):
             return None
         *job, entries = found
         return job_changes(job, [tuple(e) for e in codec.loads(entries) or ()], after_seq)
+
+
+def notify_watchers(
+    conn: PooledConnection, query: str, job_channel: str, job_ids: Sequence[str]
+) -> None:
+    """Tell event streams these jobs changed, when (and if) the caller's transaction commits
+    (query: watch.sql's notify_jobs): their ids joined by commas, a notification per
+    NOTIFY_PAYLOAD characters."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for job_id in job_ids:
+        if batches[-1] and size + len(job_id) + 1 > NOTIFY_PAYLOAD:
+            batches.append([])
+            size = 0
+        batches[-1].append(job_id)
+        size += len(job_id) + 1
+    for batch in batches:
+        if batch:
+            conn.execute(query, {"job_channel": job_channel, "ids": ",".join(batch)})

@@ -90,8 +90,7 @@ WITH updated AS (
     FROM updated, jsonb_to_recordset(%(output)s::jsonb) AS c (pos integer, body text)
     ORDER BY c.pos
 )
--- Event streams following these jobs learn of the change when it commits (watch.sql).
-SELECT id, pg_notify(%(job_channel)s, id) AS watched FROM updated;
+SELECT id FROM updated;
 
 -- name: job_finish
 -- Every outcome of a batch in one statement (so one transaction and one round trip), each with
@@ -137,8 +136,12 @@ WITH input AS (
     CROSS JOIN LATERAL jsonb_to_recordset(x.output) AS c (pos integer, body text)
     ORDER BY x.n, c.pos
 )
+-- One notification for the batch tells event streams which jobs changed (watch.sql): their
+-- ids joined by commas, or "*" (any) past what one notification carries.
 SELECT id, CASE WHEN status = 'pending' THEN pg_notify(%(channel)s, '') END AS notified,
-       pg_notify(%(job_channel)s, id) AS watched
+       (SELECT pg_notify(%(job_channel)s,
+                         CASE WHEN sum(length(id) + 1) < 7900 THEN string_agg(id, ',') ELSE '*' END)
+        FROM finished) AS watched
 FROM finished;
 
 -- name: job_release

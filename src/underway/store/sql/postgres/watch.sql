@@ -9,3 +9,7 @@ SELECT j.*,
         WHERE e.job_id = j.id AND e.seq > %(after)s) AS entries
 FROM {schema}.jobs AS j
 WHERE j.id = %(id)s;
+
+-- name: notify_jobs
+-- Event streams following these jobs learn of the change when (and if) it commits.
+SELECT pg_notify(%(job_channel)s, %(ids)s);
