@@ -155,9 +155,9 @@ class Store(Protocol):
     def worker_remove(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""
 
-    def job_since(self, job_id: str, after_seq: int) -> JobChanges | None:
-        """The job, its results and errors limited to those stored after entry after_seq (0:
-        all), or None when there is no such job."""
+    def jobs_since(self, cursors: Sequence[tuple[str, int]]) -> dict[str, JobChanges]:
+        """For each (job id, entry seq): the job, its results and errors limited to those stored
+        after that entry (0: all), in one read. A job that does not exist is left out."""
 
     def watch_changes(self) -> set[str] | None:
         """Which jobs may have changed (progress, entries, status) since the last call: an empty

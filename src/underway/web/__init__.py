@@ -55,8 +55,8 @@ def create_app(
     process that makes them; with no key set, no link is valid).
     poll_interval: how often the shared watcher of the jobs that streams follow asks the store
     what changed (on PostgreSQL also as soon as a notification arrives). keepalive_interval:
-    seconds of silence before a stream sends a comment. secure_cookies: None sets the cookie's Secure flag
-    on https requests only.
+    seconds of silence before a stream sends a comment. secure_cookies: None sets the cookie's
+    Secure flag on https requests only.
     failed_auth_limit: wrong tokens (bearer or sign-in) a client address may send within
     failed_auth_window seconds; after that it is answered 429 until the window passes. 0: no
     limit.

@@ -178,7 +178,7 @@ class Hub:
     async def _refresh(self, states: Sequence[Followed]) -> None:
         async with self._refreshing:
             cursors = [(s.job_id, s.last_seq, len(s.output)) for s in states]
-            readings = await self._call(lambda: [self._read(*cursor) for cursor in cursors])
+            readings = await self._call(lambda: self._read(cursors))
             now = time.monotonic()
             for state, reading in zip(states, readings, strict=True):
                 state.read_at = now
@@ -188,21 +188,25 @@ class Hub:
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    def _read(self, job_id: str, after_seq: int, output_held: int) -> Reading:
-        """On the hub's thread: the job past this cursor."""
+    def _read(self, cursors: Sequence[tuple[str, int, int]]) -> list[Reading]:
+        """On the hub's thread: each job past its cursor (job id, entry seq, output held), in
+        one read, and the output of those that have more."""
         store = self.app.store
-        changes = store.job_since(job_id, after_seq)
+        found = store.jobs_since([(job_id, after_seq) for job_id, after_seq, _ in cursors])
         self.reads.add()
-        if changes is None:
-            return Reading(None)
-        record = changes.record
-        output = ""
-        if record.output_length > output_held:
-            found = store.job_output(job_id, output_held, record.output_length - output_held)
-            self.reads.add()
-            output = found[0] if found is not None else ""
-        document = self.app.document_of(record)
-        return Reading(document, changes.last_seq, output)
+        readings = []
+        for job_id, _, output_held in cursors:
+            changes = found.get(job_id)
+            if changes is None:
+                readings.append(Reading(None))
+                continue
+            record, output = changes.record, ""
+            if record.output_length > output_held:
+                more = store.job_output(job_id, output_held, record.output_length - output_held)
+                self.reads.add()
+                output = more[0] if more is not None else ""
+            readings.append(Reading(self.app.document_of(record), changes.last_seq, output))
+        return readings
 
 
 def _due(state: Followed, changed: set[str] | None, now: float) -> bool:

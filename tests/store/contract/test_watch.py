@@ -6,31 +6,40 @@ import time
 
 from underway.model import Status
 from underway.store import ClaimRequest, Lease, Outcome, ProgressWrite, Store, open_store
+from underway.store.base import JobChanges
 
 from .helpers import NOW, claim_one, enqueue, finish
 
 
-def test_job_since_returns_only_entries_after_the_cursor(store: Store) -> None:
+def since(store: Store, job_id: str, after_seq: int) -> JobChanges | None:
+    return store.jobs_since([(job_id, after_seq)]).get(job_id)
+
+
+def test_jobs_since_returns_only_entries_after_each_cursor(store: Store) -> None:
     job_id = enqueue(store)
     lease = claim_one(store, job_id)
     first = ProgressWrite(lease, total=3, processed=1, results=[{"item": 1}], errors=["e1"])
     assert store.job_write_progress("w1", [first]) == []
-    everything = store.job_since(job_id, 0)
+    everything = since(store, job_id, 0)
     assert everything is not None
     assert everything.record.results == ({"item": 1},) and everything.record.errors == ("e1",)
     assert everything.record.progress_processed == 1 and everything.last_seq > 0
     second = ProgressWrite(lease, total=3, processed=2, results=[{"item": 2}, {"item": 3}])
     assert store.job_write_progress("w1", [second]) == []
-    newer = store.job_since(job_id, everything.last_seq)
+    newer = since(store, job_id, everything.last_seq)
     assert newer is not None
     assert newer.record.results == ({"item": 2}, {"item": 3}) and newer.record.errors == ()
     assert newer.record.progress_processed == 2 and newer.last_seq > everything.last_seq
     # Nothing new: the same cursor comes back, with the row as it is now.
     assert finish(store, lease, Status.COMPLETED, result={"ok": True}) == []
-    last = store.job_since(job_id, newer.last_seq)
+    last = since(store, job_id, newer.last_seq)
     assert last is not None and last.last_seq == newer.last_seq
     assert last.record.results == () and last.record.status == Status.COMPLETED
-    assert store.job_since("01J0000000000000000000NONE", 0) is None
+    # Several jobs in one read, each from its own cursor; one that does not exist is left out.
+    other_id = enqueue(store)
+    both = store.jobs_since([(job_id, 0), (other_id, 0), ("01J0000000000000000000NONE", 0)])
+    assert set(both) == {job_id, other_id}
+    assert len(both[job_id].record.results) == 3 and both[other_id].record.results == ()
 
 
 def changed_after(store: Store, job_id: str) -> set[str] | None:

@@ -18,15 +18,19 @@ NOTIFY_PAYLOAD = 7900
 
 
 class PostgresWatch(PostgresConnection):
-    def job_since(self, job_id: str, after_seq: int) -> JobChanges | None:
+    def jobs_since(self, cursors: Sequence[tuple[str, int]]) -> dict[str, JobChanges]:
+        if not cursors:
+            return {}
+        afters = dict(cursors)
+        params = {"ids": list(afters), "afters": list(afters.values())}
         with self._connection() as conn:
             cur = conn.cursor(row_factory=tuple_row)
-            row = cur.execute(self._q["watch_job_since"], {"id": job_id, "after": after_seq})
-            found = row.fetchone()
-        if found is None:
-            return None
-        *job, entries = found
-        return job_changes(job, [tuple(e) for e in codec.loads(entries) or ()], after_seq)
+            rows = cur.execute(self._q["watch_jobs_since"], params).fetchall()
+        found = {}
+        for *job, entries in rows:
+            decoded = [(seq, kind, body) for seq, kind, body in codec.loads(entries) or ()]
+            found[job[0]] = job_changes(job, decoded, afters[job[0]])
+        return found
 
 
 def notify_watchers(

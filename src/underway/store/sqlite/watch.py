@@ -4,6 +4,8 @@ sql/sqlite/watch.sql."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ... import codec
 from ..base import JobChanges
 from ..rows import job_changes
@@ -21,20 +23,23 @@ class SQLiteWatch(SQLiteConnection):
     def watch_wake_fd(self) -> int | None:
         return None
 
-    def job_since(self, job_id: str, after_seq: int) -> JobChanges | None:
+    def jobs_since(self, cursors: Sequence[tuple[str, int]]) -> dict[str, JobChanges]:
         conn = self._conn
-        params = {"id": job_id, "after": after_seq}
+        found = {}
         with self._as_store_errors():
-            conn.execute("BEGIN")  # one snapshot: the row and its entries agree
+            conn.execute("BEGIN")  # one snapshot: each row and its entries agree
             try:
-                row = conn.execute(Q["watch_job_row"], params).fetchone()
-                if row is None:
-                    return None
-                entries = conn.execute(Q["watch_entries_after"], params).fetchall()
+                for job_id, after_seq in cursors:
+                    params = {"id": job_id, "after": after_seq}
+                    row = conn.execute(Q["watch_job_row"], params).fetchone()
+                    if row is None:
+                        continue
+                    entries = conn.execute(Q["watch_entries_after"], params).fetchall()
+                    decoded = [
+                        (seq, kind, codec.loads(body) if kind == "result" else body)
+                        for seq, kind, body in entries
+                    ]
+                    found[job_id] = job_changes(row, decoded, after_seq)
             finally:
                 conn.execute("COMMIT")
-        decoded = [
-            (seq, kind, codec.loads(body) if kind == "result" else body)
-            for seq, kind, body in entries
-        ]
-        return job_changes(row, decoded, after_seq)
+        return found
