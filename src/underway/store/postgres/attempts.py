@@ -89,16 +89,35 @@ class PostgresAttempts(PostgresConnection):
         if not outcomes:
             return []
         with self._connection() as conn:
-            return self._finish(conn, worker_id, outcomes)
+            refused = self._finish(conn, worker_id, outcomes)
+            self._tell_watchers(conn, outcomes, refused)
+        return refused
 
     def job_finish_and_claim(
         self, worker_id: str, outcomes: Sequence[Outcome], claim: ClaimRequest
     ) -> tuple[list[str], list[JobRecord]]:
-        with self._connection() as conn, conn.transaction():
-            # One commit for both state changes.
-            refused = self._finish(conn, worker_id, outcomes) if outcomes else []
-            conn.execute(self._q["claim_in_order"])  # for the rest of this transaction
-            return refused, self._claim(conn, worker_id, claim)
+        with self._connection() as conn:
+            with conn.transaction():
+                # One commit for both state changes.
+                refused = self._finish(conn, worker_id, outcomes) if outcomes else []
+                conn.execute(self._q["claim_in_order"])  # for the rest of this transaction
+                claimed = self._claim(conn, worker_id, claim)
+            self._tell_watchers(conn, outcomes, refused)
+        return refused, claimed
+
+    def _tell_watchers(
+        self, conn: PooledConnection, outcomes: Sequence[Outcome], refused: list[str]
+    ) -> None:
+        """Notify event streams of the finished jobs, after their commit and in a transaction
+        of its own. A transaction that NOTIFYs holds PostgreSQL's one notification lock from
+        its commit's start to its end; the finish's commit waits for its WAL flush, so every
+        worker's finishes would queue behind each other's flushes. This one does not wait."""
+        lost = set(refused)
+        finished = [o.lease.job_id for o in outcomes if o.lease.job_id not in lost]
+        if finished:
+            with conn.pipeline(), conn.transaction():
+                conn.execute(self._q["async_commit"])
+                notify_watchers(conn, self._q["notify_jobs"], self.job_channel, finished)
 
     def _finish(
         self, conn: PooledConnection, worker_id: str, outcomes: Sequence[Outcome]
@@ -107,7 +126,6 @@ class PostgresAttempts(PostgresConnection):
             "outcomes": json_text([_outcome_row(n, o) for n, o in enumerate(outcomes)]),
             "worker_id": worker_id,
             "channel": self.channel,
-            "job_channel": self.job_channel,
         }
         # One statement: every outcome with its last progress, in one round trip.
         rows = conn.execute(self._q["job_finish"], params).fetchall()

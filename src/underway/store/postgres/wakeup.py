@@ -23,8 +23,6 @@ from .connection import PostgresConnection, readable
 
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 5.0
-# The jobs channel's payload when the ids of the jobs a statement changed would not fit.
-ANY_JOB = "*"
 
 
 class Listener:
@@ -52,7 +50,7 @@ class Listener:
 
     def take(self) -> set[str] | None:
         """What the notifications since the last call carried (job ids, for the jobs channel);
-        None when some may have been missed (a first or new connection) or one said ANY_JOB."""
+        None when some may have been missed (a first or new connection)."""
         with self._lock:
             conn = self._listen()
             if conn is None:
@@ -66,7 +64,7 @@ class Listener:
                 if self._listen() is None:
                     return set()
             missed, self._missed = self._missed, False
-            return None if missed or ANY_JOB in payloads else payloads
+            return None if missed else payloads
 
     def close(self) -> None:
         with self._lock:

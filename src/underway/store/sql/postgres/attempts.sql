@@ -136,12 +136,7 @@ WITH input AS (
     CROSS JOIN LATERAL jsonb_to_recordset(x.output) AS c (pos integer, body text)
     ORDER BY x.n, c.pos
 )
--- One notification for the batch tells event streams which jobs changed (watch.sql): their
--- ids joined by commas, or "*" (any) past what one notification carries.
-SELECT id, CASE WHEN status = 'pending' THEN pg_notify(%(channel)s, '') END AS notified,
-       (SELECT pg_notify(%(job_channel)s,
-                         CASE WHEN sum(length(id) + 1) < 7900 THEN string_agg(id, ',') ELSE '*' END)
-        FROM finished) AS watched
+SELECT id, CASE WHEN status = 'pending' THEN pg_notify(%(channel)s, '') END AS notified
 FROM finished;
 
 -- name: job_release
