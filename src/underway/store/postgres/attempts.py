@@ -5,6 +5,7 @@ transactions that need not wait for the WAL flush. Queries in sql/postgres/attem
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from ..rows import (
 from .connection import PooledConnection, PostgresConnection
 from .values import json_text, plain_text
 from .watch import notify_watchers
+
+log = logging.getLogger("underway.store")
 
 
 class PostgresAttempts(PostgresConnection):
@@ -114,10 +117,17 @@ class PostgresAttempts(PostgresConnection):
         worker's finishes would queue behind each other's flushes. This one does not wait."""
         lost = set(refused)
         finished = [o.lease.job_id for o in outcomes if o.lease.job_id not in lost]
-        if finished:
+        if not finished:
+            return
+        try:
             with conn.pipeline(), conn.transaction():
                 conn.execute(self._q["async_commit"])
                 notify_watchers(conn, self._q["notify_jobs"], self.job_channel, finished)
+        except psycopg.Error as exc:
+            # The finish is committed: it must not be reported as failed (and written again).
+            # A watcher that misses this re-reads its jobs when it reconnects, or within
+            # hub.FULL_RECHECK seconds.
+            log.info("could not tell event streams of %d finished jobs: %s", len(finished), exc)
 
     def _finish(
         self, conn: PooledConnection, worker_id: str, outcomes: Sequence[Outcome]
