@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn
 
 import httpx
 
@@ -358,7 +357,7 @@ def _retry_info_delay(data: Any) -> float | None:
     return None
 
 
-class HttpProvider:
+class HttpProvider(Closing):
     """What the HTTP providers share: a transport, closing, and a repr without the key."""
 
     name: str
@@ -374,14 +373,6 @@ class HttpProvider:
 
     def close(self) -> None:
         self._transport.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "not set"
