@@ -193,7 +193,9 @@ class Harness:
             # transaction would still hold its job's row lock: worth a pg_stat_activity check
             # here if that ever shows up as a stuck test.
             return True
-        with contextlib.closing(sqlite3.connect(parsed.path, timeout=0.1)) as conn:
+        # Another worker, running, holds the lock for milliseconds at a time: wait that out (a
+        # busy machine makes it longer). A paused holder never lets go within the second.
+        with contextlib.closing(sqlite3.connect(parsed.path, timeout=1.0)) as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
