@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any, overload
 
-from . import asyncapi, codec, viewlinks
+from . import asyncapi, batches, codec, viewlinks
 from .eager import run_eagerly
 from .errors import ConfigurationError, JobNotFound, UnknownTask
 from .ids import new_job_id
@@ -302,6 +302,14 @@ class Underway:
             "failed_last_minute": stats.failed_last_minute,
             "workers": [asdict(worker) for worker in stats.workers],
         }
+
+    # -- batches: many jobs followed as one (batches.py) ----------------------------------------
+
+    batch = batches.batch
+    get_batch = batches.get_batch
+    cancel_batch = batches.cancel_batch
+    retry_batch = batches.retry_batch
+    add_to_batch = batches.add_to_batch
 
     # -- the same, awaitable (asyncapi.py) ------------------------------------------------------
 

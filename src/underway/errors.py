@@ -21,6 +21,10 @@ class JobNotFound(UnderwayError):
     """No job has the given id."""
 
 
+class BatchNotFound(JobNotFound):
+    """No batch has the given id (a JobNotFound, so that whatever answers one answers both)."""
+
+
 class InvalidTransition(UnderwayError):
     """The job is not in a state that allows the requested change."""
 

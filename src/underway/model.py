@@ -46,6 +46,8 @@ class NewJob(NamedTuple):
     unique_key: str | None = None
     # args as JSON text when the dispatcher already encoded them (it checks they are JSON).
     args_json: str | None = None
+    # The batch this job is a child of (batches.py); None for a job of its own.
+    batch_id: str | None = None
 
     def encoded_args(self) -> str:
         return self.args_json if self.args_json is not None else dumps(self.args)
@@ -87,6 +89,84 @@ class JobRecord:
     output_length: int = 0
     # Items per second as the attempt last reported it; None until it was measured.
     progress_rate: float | None = None
+    # The batch this job is a child of; None for a job of its own.
+    batch_id: str | None = None
+
+
+class NewBatch(NamedTuple):
+    """What app.batch hands to a store with the batch's children: a batch that does not exist
+    yet. Callbacks are task names; callback_options holds, per callback ("on_success",
+    "on_failure", "on_complete"), the options of its job: queue, priority, tries, timeout and
+    backoff."""
+
+    id: str
+    task: str
+    queue: str
+    priority: int
+    chunk_size: int
+    allow_failures: bool
+    created_at: float
+    callback_options: dict[str, dict[str, Any]]
+    name: str | None = None
+    owner: str | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
+    on_complete: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """A batch as stored: counters the store keeps in step with its children (see the batches
+    migration of each backend), never counted from the children when read."""
+
+    id: str
+    task: str
+    queue: str
+    priority: int
+    chunk_size: int
+    allow_failures: bool
+    created_at: float
+    name: str | None = None
+    owner: str | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
+    on_complete: str | None = None
+    callback_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    completed_at: float | None = None  # when it last ended; None while it runs
+    cancelled_at: float | None = None
+    building: int = 0  # calls adding children that are still under way
+    items_total: int = 0
+    items_processed: int = 0
+    items_succeeded: int = 0
+    items_failed: int = 0
+    jobs_total: int = 0
+    jobs_pending: int = 0
+    jobs_processing: int = 0
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+    jobs_cancelled: int = 0
+    usage: dict[str, float] = field(default_factory=dict)
+    progress_current: str | None = None  # the latest current a child reported
+    callbacks_due: bool = False  # it ended: on_complete (and maybe on_success) to dispatch
+    failure_due: bool = False  # a child failed and allow_failures is off: on_failure to run
+    success_called: bool = False
+    runs: int = 0  # how many times it ended (a retry makes it run again)
+
+    @property
+    def status(self) -> Status:
+        """cancelled once cancelled; while it runs, processing when any child is processing or
+        has finished, pending while all are pending; once ended, failed when a child failed or
+        was cancelled, else completed."""
+        if self.cancelled_at is not None:
+            return Status.CANCELLED
+        if self.completed_at is None:
+            finished = self.jobs_completed + self.jobs_failed + self.jobs_cancelled
+            if self.jobs_processing or finished:
+                return Status.PROCESSING
+            return Status.PENDING
+        if self.jobs_failed or self.jobs_cancelled:
+            return Status.FAILED
+        return Status.COMPLETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +285,7 @@ def status_document(record: JobRecord) -> dict[str, Any]:
         "status": record.status.value,
         "priority": record.priority,
         "owner": record.owner,
+        "batch_id": record.batch_id,
         "args": record.args,
         "progress": {
             "total": record.progress_total,

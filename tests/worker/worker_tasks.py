@@ -181,3 +181,38 @@ def streamer(job: Job, lines: int, pause: float) -> int:
         job.advance(current=f"line {i}")
         time.sleep(pause)
     return job.output_length
+
+
+@app.task("batch_items")
+def batch_items(job: Job, items: list) -> int:
+    """A batch's child: an int item is noted and succeeds; "fail" fails the child until the file
+    "heal" exists beside this module; "crash" always fails it; "wait" waits to be cancelled."""
+    for item in items:
+        note("batch-items", f"{job.id} {item}")
+        if item == "wait":
+            deadline = time.monotonic() + 30
+            while not job.cancelled and time.monotonic() < deadline:
+                time.sleep(0.02)
+            note("batch-items", f"{job.id} stopped")
+            return 0
+        if item == "crash" or (item == "fail" and not os.path.exists(os.path.join(HERE, "heal"))):
+            raise RuntimeError(f"item {item} failed")
+        job.add_result({"item": item, "success": True})
+        job.add_usage(tokens=1)
+        job.advance(current=str(item))
+    return len(items)
+
+
+@app.task("batch_called")
+def batch_called(batch_id: str) -> None:
+    note("batch-callbacks", f"complete {batch_id}")
+
+
+@app.task("batch_succeeded")
+def batch_succeeded(batch_id: str) -> None:
+    note("batch-callbacks", f"success {batch_id}")
+
+
+@app.task("batch_failed")
+def batch_failed(batch_id: str) -> None:
+    note("batch-callbacks", f"failure {batch_id}")

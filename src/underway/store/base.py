@@ -9,12 +9,22 @@ back as refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import InvalidTransition, JobNotFound
-from ..model import ClaimRequest, JobRecord, Lease, NewJob, Outcome, ProgressWrite, Status
+from ..model import (
+    BatchRecord,
+    ClaimRequest,
+    JobRecord,
+    Lease,
+    NewBatch,
+    NewJob,
+    Outcome,
+    ProgressWrite,
+    Status,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +184,55 @@ class Store(Protocol):
 
     def work_changed(self) -> bool:
         """Cheap check: may new work have arrived since the last call?"""
+
+    # -- batches: children counted by triggers in the transaction that moves them ------------
+
+    def batch_create(self, batch: NewBatch, children: Iterable[NewJob]) -> None:
+        """Insert the batch and its children (each with batch_id set), taking the children from
+        the iterable as they are written: one transaction per 1,000 at most, the first with
+        the batch's row. The batch cannot end before the last of them is written; a batch
+        cancelled meanwhile (or stopped by a failure, allow_failures being off) gets no more."""
+
+    def batch_add(self, batch_id: str, children: Iterable[NewJob]) -> int:
+        """Add children to a batch that is pending or processing, as batch_create does; return
+        how many were added. Raises BatchNotFound or InvalidTransition."""
+
+    def batch_get(self, batch_id: str) -> BatchRecord | None:
+        """The batch with its counters (never counted from its children), or None. The
+        counters are exact; that the batch ended (completed_at, runs, callbacks_due) may be
+        recorded only by the next batch_due when its last children committed at the same
+        time as others (a backend may leave a busy batch's row to be updated later)."""
+
+    def batch_results(self, batch_id: str, offset: int, limit: int) -> list[Any]:
+        """Results of the batch's children, child by child (in id order), each child's in the
+        order they were stored: at most limit, after skipping offset. Only children that have
+        started are read (one that never ran has none): a page costs what it reads, however
+        many children wait."""
+
+    def batch_errors(self, batch_id: str, limit: int) -> list[dict[str, Any]]:
+        """The failed children, in id order, at most limit: {"job_id", "error", "items"}."""
+
+    def batch_due(self, limit: int) -> list[BatchRecord]:
+        """Batches whose callbacks are due (they ended, or a child failed a batch that allows
+        no failure), at most limit, after recording the ends batch_get says may wait."""
+
+    def batch_settle(
+        self, batch_id: str, callbacks: Mapping[str, NewJob], now: float
+    ) -> list[tuple[str, str]]:
+        """In one transaction: when a child failed a batch that allows no failure, cancel its
+        pending and processing children (as job_cancel does); then clear the batch's due flags
+        if they are still set and, only then, insert the jobs of the callbacks due (taken from
+        callbacks, by "on_success", "on_failure", "on_complete"). Return the (callback, job
+        id) inserted: of many racing to settle one batch, exactly one dispatches them."""
+
+    def batch_cancel(self, batch_id: str, now: float) -> BatchRecord:
+        """Cancel the pending and processing children (as job_cancel does) and mark the batch
+        cancelled. Raises BatchNotFound, or InvalidTransition when it has ended."""
+
+    def batch_retry(self, batch_id: str, now: float) -> list[str]:
+        """Make the failed and cancelled children pending again (as job_retry does: results and
+        checkpoints are kept), leaving completed ones as they are, and clear a cancel; return
+        their ids. Raises BatchNotFound, or InvalidTransition when there are none."""
 
 
 class JobReader(Protocol):

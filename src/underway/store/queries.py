@@ -6,7 +6,9 @@ modules may use any of them. Text before a file's first name is a comment for pe
 
 ``sql/<backend>/migrations/NNN_<name>.sql`` are the schema's steps, applied in number order from
 001; the highest number is the schema version. A step is split into statements at ";", so its
-comments hold no ";" (nor, for PostgreSQL, braces: {schema} is formatted into it).
+comments hold no ";" (nor, for PostgreSQL, braces: {schema} is formatted into it). A body that
+holds statements of its own stays whole: a function's $$ ... $$, and a trigger's BEGIN ... END
+(within which no statement may end in the word END: put a CASE ... END in parentheses).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from importlib.resources.abc import Traversable
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d+)_(\w+)\.sql$")
+_COMMENT = re.compile(r"--[^\n]*")
+_TRIGGER_BODY = re.compile(r"\bCREATE\s+TRIGGER\b.*\bBEGIN\b", re.IGNORECASE | re.DOTALL)
+_BODY_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +34,27 @@ class Migration:
     sql: str
 
     def statements(self) -> list[str]:
-        return [statement for statement in self.sql.split(";") if statement.strip()]
+        found: list[str] = []
+        pending: list[str] = []
+        for piece in self.sql.split(";"):
+            pending.append(piece)
+            text = ";".join(pending)
+            if _inside_body(text):
+                continue
+            if text.strip():
+                found.append(text)
+            pending = []
+        if any(piece.strip() for piece in pending):
+            found.append(";".join(pending))
+        return found
+
+
+def _inside_body(text: str) -> bool:
+    """True while text ends inside a body whose statements end in ";" of their own."""
+    code = _COMMENT.sub("", text)
+    if code.count("$$") % 2:
+        return True
+    return bool(_TRIGGER_BODY.search(code)) and not _BODY_END.search(code)
 
 
 def _folder(backend: str) -> Traversable:

@@ -32,7 +32,7 @@ JOB_COLUMNS = (
     "tries", "max_attempts", "timeout", "backoff", "created_at", "available_at", "started_at",
     "completed_at", "worker_id", "lease_expires_at", "progress_total", "progress_processed",
     "progress_current", "usage", "checkpoint", "result", "error", "traceback", "output_length",
-    "progress_rate",
+    "progress_rate", "batch_id",
 )  # fmt: skip
 
 
@@ -49,7 +49,8 @@ def job_record(
     (job_id, task, queue, status, priority, owner, unique_key, args, attempts, _tries,
      max_attempts, timeout, backoff, created_at, available_at, started_at, completed_at,
      worker_id, lease_expires_at, progress_total, progress_processed, progress_current, usage,
-     checkpoint, result, error, traceback, output_length, progress_rate) = row  # fmt: skip
+     checkpoint, result, error, traceback, output_length, progress_rate,
+     batch_id) = row  # fmt: skip
     loads = codec.loads
     return JobRecord(
         id=job_id,
@@ -82,6 +83,7 @@ def job_record(
         errors=errors,
         output_length=output_length,
         progress_rate=progress_rate,
+        batch_id=batch_id,
     )
 
 

@@ -2,9 +2,10 @@
 
 Each duty runs at its own interval: the heartbeat records the worker as alive, renews the leases
 of its jobs and learns which ones it lost (cancelled, or rescued by another worker); lease rescue
-requeues the jobs of workers that died. After the duties, a pass checks --max-time. A pass does
-the store calls and reports what the supervisor must act on (a Report); it never touches the
-children nor the jobs' bookkeeping.
+requeues the jobs of workers that died; batch settling dispatches the callbacks of batches that
+ended (every worker tries; the store lets exactly one dispatch each: batchsettle.py). After the
+duties, a pass checks --max-time. A pass does the store calls and reports what the supervisor
+must act on (a Report); it never touches the children nor the jobs' bookkeeping.
 
 A new periodic duty is one method `_name(now, report)` and one Duty entry in `self.duties`.
 
@@ -45,12 +46,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ..batchsettle import settle_due
 from ..store.base import Store, WorkerInfo
 from .books import Running
 from .config import WorkerConfig
 from .protocol import Key
 
 log = logging.getLogger("underway.worker")
+
+# How often a worker looks for batches whose callbacks are due: a callback starts within about
+# this long of its batch's end. The look is one read of a partial index, empty most of the time.
+BATCH_SETTLE_INTERVAL = 0.5
 
 
 @dataclass(slots=True)
@@ -102,6 +108,7 @@ class Maintenance:
         self.duties = [
             self.heartbeat,
             Duty("rescue", self._rescue, config.rescue_interval, now),
+            Duty("batches", self._settle_batches, BATCH_SETTLE_INTERVAL, now),
         ]
 
     def run_due(self) -> Report:
@@ -178,6 +185,14 @@ class Maintenance:
         for job_id, status in self.store.lease_rescue(time.time()):
             log.warning("job %s lost its worker; now %s", job_id, status.value)
             report.freed = True
+        return None
+
+    def _settle_batches(self, now: float, report: Report) -> float | None:
+        """Dispatch the callbacks of batches that ended, or whose child failed a batch that
+        allows no failure."""
+        for batch_id, kind, job_id, _task in settle_due(self.store):
+            log.info("batch %s: %s dispatched as job %s", batch_id, kind, job_id)
+            report.freed = True  # its job may be ours to claim
         return None
 
     def _info(self) -> WorkerInfo:

@@ -16,6 +16,7 @@ PostgresStore is composed of one class per room, each on the PostgresConnection 
 - stats.py       counts and throughput
 - output.py      reading a job's live output from an offset
 - watch.py       following jobs for event streams: reads from a cursor (ids come by NOTIFY)
+- batches.py     batches of child jobs: counters kept by triggers, callbacks settled once
 - values.py      JSON and text as PostgreSQL can hold them
 
 Each area's queries are in sql/postgres/<area>.sql; a new area is a new module, a new .sql file
@@ -26,6 +27,7 @@ schema and wake-up rooms own it, as their docstrings say.
 from __future__ import annotations
 
 from .attempts import PostgresAttempts
+from .batches import PostgresBatches
 from .jobs import PostgresJobs
 from .output import PostgresOutput
 from .schema import PostgresSchema
@@ -40,6 +42,7 @@ __all__ = ["PostgresStore"]
 class PostgresStore(
     PostgresJobs,
     PostgresAttempts,
+    PostgresBatches,
     PostgresOutput,
     PostgresWorkers,
     PostgresStats,

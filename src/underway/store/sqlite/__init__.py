@@ -11,6 +11,7 @@ SQLiteStore is composed of one class per room, each on the SQLiteConnection base
 - stats.py       counts and throughput
 - output.py      reading a job's live output from an offset
 - watch.py       following jobs for event streams: a change counter, reads from a cursor
+- batches.py     batches of child jobs: counters kept by triggers, callbacks settled once
 
 Each area's queries are in sql/sqlite/<area>.sql; a new area is a new module, a new .sql file
 and one more base class below. The area classes hold no state of their own: the connection,
@@ -20,6 +21,7 @@ schema and wake-up rooms own it, as their docstrings say.
 from __future__ import annotations
 
 from .attempts import SQLiteAttempts
+from .batches import SQLiteBatches
 from .jobs import SQLiteJobs
 from .output import SQLiteOutput
 from .schema import SQLiteSchema
@@ -31,6 +33,13 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    SQLiteJobs, SQLiteAttempts, SQLiteOutput, SQLiteStats, SQLiteWatch, SQLiteWakeup, SQLiteSchema
+    SQLiteJobs,
+    SQLiteAttempts,
+    SQLiteBatches,
+    SQLiteOutput,
+    SQLiteStats,
+    SQLiteWatch,
+    SQLiteWakeup,
+    SQLiteSchema,
 ):
     """Thread-safe: each thread gets its own connection; writes run in BEGIN IMMEDIATE."""

@@ -129,13 +129,22 @@ def _insert_output(conn: sqlite3.Connection, job_id: str, output: str) -> None:
 
 
 def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
-    """One statement ends the attempt together with its last progress; then its entries."""
+    """The attempt's last entries, then one statement that ends it with its last progress.
+    Entries first, fenced as the statement is: the status change sets off the triggers that
+    count a batch child's results (migrations/004_batches.sql), and they must see them all."""
     job_id = outcome.lease.job_id
     status = outcome.status
+    entries = _entries(job_id, outcome.progress)
+    if outcome.error:
+        body = f"attempt {outcome.lease.attempt}: {outcome.error}"
+        entries.append({"job_id": job_id, "kind": "error", "body": body})
+    fence = {"id": job_id, "attempt": outcome.lease.attempt, "worker_id": worker_id}
+    if entries:
+        if conn.execute(Q["job_held"], fence).fetchone() is None:
+            return False
+        conn.executemany(Q["entry_insert"], entries)
     params = {
-        "id": job_id,
-        "attempt": outcome.lease.attempt,
-        "worker_id": worker_id,
+        **fence,
         "status": status.value,
         # SQL NULL reads back as None just as 'null' would, without encoding it per job
         "result": codec.dumps(outcome.result)
@@ -149,12 +158,6 @@ def _finish(conn: sqlite3.Connection, worker_id: str, outcome: Outcome) -> bool:
     updated = conn.execute(Q["job_finish"], _progress_params(outcome.progress, params)).rowcount
     if not updated:
         return False
-    entries = _entries(job_id, outcome.progress)
-    if outcome.error:
-        body = f"attempt {outcome.lease.attempt}: {outcome.error}"
-        entries.append({"job_id": job_id, "kind": "error", "body": body})
-    if entries:
-        conn.executemany(Q["entry_insert"], entries)
     if outcome.progress is not None and outcome.progress.output:
         _insert_output(conn, job_id, outcome.progress.output)
     return True

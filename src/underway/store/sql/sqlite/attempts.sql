@@ -42,6 +42,11 @@ SET progress_total = :total, progress_processed = :processed, progress_current =
     progress_rate = :rate, output_length = output_length + :output_n
 WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
 
+-- name: job_held
+-- Does this attempt still hold its job? (The fence of job_finish, checked before its entries.)
+SELECT 1 FROM underway_jobs
+WHERE id = :id AND attempts = :attempt AND worker_id = :worker_id AND status = 'processing';
+
 -- name: entry_insert
 INSERT INTO underway_job_entries (job_id, kind, body) VALUES (:job_id, :kind, :body);
 
